@@ -1,0 +1,105 @@
+// The run record: one execution of a trigger's handler for one event, with every state
+// transition it went through. Stored in LMDB (runtime/store) and sent between actors.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rouse {
+
+/// The states of a run. Stored as their numeric value: never renumber.
+enum class run_state : uint8_t {
+  /// Created by a router shard, waiting for its governor to admit it.
+  pending = 0,
+  /// The handler is executing.
+  running = 1,
+  /// The handler finished successfully (exit code 0).
+  succeeded = 2,
+  /// The handler failed (non-zero exit, timeout, spawn error) and has no attempts left.
+  failed = 3,
+  /// Failed, with another attempt scheduled.
+  retrying = 4,
+  /// Gave up; moved to the dead-letter queue.
+  dead = 5,
+  /// Asleep or waiting for an event.
+  waiting = 6,
+};
+
+/// Returns "pending", "running", ... for `x`.
+const char* to_string(run_state x) noexcept;
+
+/// Parses a state name; nullopt for an unknown name.
+std::optional<run_state> parse_run_state(std::string_view name) noexcept;
+
+/// Returns true for states a run never leaves (succeeded, failed, dead).
+bool is_terminal(run_state x) noexcept;
+
+/// One stored state transition.
+struct run_transition {
+  uint8_t state = 0; // a run_state
+  int64_t at_ns = 0;
+  /// Why the transition happened ("exit 3", "timeout after 15s", "recovered after restart").
+  std::string note;
+
+  friend bool operator==(const run_transition&, const run_transition&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_transition& x) {
+  return f(caf::meta::type_name("run_transition"), x.state, x.at_ns, x.note);
+}
+
+/// A run and everything stored about it.
+struct run_record {
+  /// Derived from (event seq, trigger), so replaying an event creates no second run.
+  std::string id;
+  std::string trigger;
+  uint64_t event_seq = 0;
+  std::string event_id;
+  std::string event_type;
+  uint8_t state = 0; // a run_state
+  /// 1 for the first execution; incremented each time the handler is started again.
+  uint32_t attempt = 0;
+  /// The handler's exit code; -1 while unknown or when killed by a signal.
+  int32_t exit_code = -1;
+  /// Signal that ended the process, 0 if none.
+  int32_t term_signal = 0;
+  /// Captured stdout and stderr (each capped), and whether the cap cut them.
+  std::string stdout_text;
+  std::string stderr_text;
+  bool output_truncated = false;
+  /// Why the run failed, if it did ("timeout after 15s", "spawn: No such file").
+  std::string error;
+  int64_t created_ns = 0;
+  int64_t started_ns = 0;
+  int64_t finished_ns = 0;
+  std::vector<run_transition> history;
+
+  run_state current() const noexcept {
+    return static_cast<run_state>(state);
+  }
+
+  /// Sets the state and appends the transition to `history`.
+  void transition(run_state to, int64_t at_ns, std::string note = {});
+
+  friend bool operator==(const run_record&, const run_record&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_record& x) {
+  return f(caf::meta::type_name("run_record"), x.id, x.trigger, x.event_seq,
+           x.event_id, x.event_type, x.state, x.attempt, x.exit_code,
+           x.term_signal, x.stdout_text, x.stderr_text, x.output_truncated,
+           x.error, x.created_ns, x.started_ns, x.finished_ns, x.history);
+}
+
+/// Returns the run id for (event seq, trigger): "<seq as 16 hex digits>-<trigger>".
+/// Trigger names are restricted to [A-Za-z0-9_.-] by the config, so ids are URL-safe.
+std::string make_run_id(uint64_t event_seq, std::string_view trigger);
+
+} // namespace rouse

@@ -1,0 +1,1 @@
+int main() { return 0; } // scaffolding, replaced by the real CLI
