@@ -1,0 +1,211 @@
+// The group-commit loop: drain the queue, apply each operation in a nested transaction
+// (so one failing operation, e.g. on a full map, is rolled back alone), commit once,
+// then answer every operation and publish the new events.
+#include "runtime/store/journal.hpp"
+
+#include "runtime/store/store.hpp"
+
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
+#include <chrono>
+#include <thread>
+
+namespace rouse::store {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+template <class... Ts>
+struct overloaded_fn : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+overloaded_fn(Ts...) -> overloaded_fn<Ts...>;
+
+/// The result of applying one operation inside the batch transaction.
+struct applied {
+  caf::error err;
+  std::vector<append_outcome> outcomes; // append_op
+  std::vector<run_record> created;      // route_op
+};
+
+} // namespace
+
+struct journal::impl {
+  store& db;
+  journal_options opts;
+  committed_fn on_committed;
+  commit_observer observer;
+  moodycamel::BlockingConcurrentQueue<write_op> queue;
+  std::atomic<std::size_t> backlog{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> commits{0};
+  std::thread thread;
+
+  impl(store& s, journal_options o, committed_fn c, commit_observer obs)
+    : db(s), opts(o), on_committed(std::move(c)), observer(std::move(obs)) {
+  }
+
+  void run() {
+    std::vector<write_op> batch(opts.max_batch_ops);
+    for (;;) {
+      auto n = queue.wait_dequeue_bulk_timed(batch.begin(), batch.size(),
+                                             std::chrono::milliseconds{50});
+      if (n == 0) {
+        if (stopping.load() && backlog.load() == 0)
+          return;
+        continue;
+      }
+      process(batch, n);
+      backlog.fetch_sub(n);
+    }
+  }
+
+  applied apply(write_txn& parent, write_op& op, int64_t now,
+                std::vector<event>& fresh) {
+    applied result;
+    auto child = parent.begin_child();
+    if (!child) {
+      result.err = std::move(child.error());
+      return result;
+    }
+    auto fresh_mark = fresh.size();
+    result.err = std::visit(
+      overloaded_fn{
+        [&](append_op& x) -> caf::error {
+          for (auto& ev : x.events) {
+            auto r = db.append(*child, ev, now);
+            if (!r)
+              return std::move(r.error());
+            result.outcomes.push_back({r->seq, ev.id, r->duplicate});
+            if (!r->duplicate)
+              fresh.push_back(ev);
+          }
+          return {};
+        },
+        [&](route_op& x) -> caf::error {
+          for (auto& run : x.runs) {
+            auto r = db.put_run_if_absent(*child, run);
+            if (!r)
+              return std::move(r.error());
+            if (*r)
+              result.created.push_back(run);
+          }
+          return db.advance_checkpoint(*child, x.consumer, x.through_seq);
+        },
+        [&](run_op& x) -> caf::error { return db.put_run(*child, x.run); },
+      },
+      op);
+    if (!result.err)
+      result.err = child->commit();
+    if (result.err) {
+      fresh.resize(fresh_mark);
+      result.outcomes.clear();
+      result.created.clear();
+    }
+    return result;
+  }
+
+  void process(std::vector<write_op>& batch, std::size_t n) {
+    auto started = std::chrono::steady_clock::now();
+    auto now = now_ns();
+    std::vector<applied> results;
+    results.reserve(n);
+    std::vector<event> fresh;
+    caf::error batch_err;
+    auto txn = db.begin_write();
+    if (!txn) {
+      batch_err = std::move(txn.error());
+    } else {
+      for (std::size_t i = 0; i < n; ++i)
+        results.push_back(apply(*txn, batch[i], now, fresh));
+      batch_err = txn->commit();
+    }
+    if (batch_err)
+      fresh.clear();
+    commits.fetch_add(1);
+    if (observer)
+      observer(std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                             - started)
+                 .count(),
+               n, fresh.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      caf::error err = batch_err ? batch_err
+                                 : std::move(results[i].err);
+      std::visit(overloaded_fn{
+                   [&](append_op& x) {
+                     if (err)
+                       x.done(std::move(err));
+                     else
+                       x.done(std::move(results[i].outcomes));
+                   },
+                   [&](route_op& x) {
+                     if (err)
+                       x.done(std::move(err));
+                     else
+                       x.done(std::move(results[i].created));
+                   },
+                   [&](run_op& x) { x.done(std::move(err)); },
+                 },
+                 batch[i]);
+      batch[i] = write_op{};
+    }
+    if (!fresh.empty() && on_committed)
+      on_committed(std::move(fresh));
+  }
+};
+
+journal::journal(store& db, journal_options opts, committed_fn on_committed,
+                 commit_observer observer)
+  : impl_(std::make_unique<impl>(db, opts, std::move(on_committed),
+                                 std::move(observer))) {
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+journal::~journal() {
+  stop();
+}
+
+void journal::submit(write_op op) {
+  // Count the op before looking at `stopping`: the writer exits only when the
+  // backlog is zero, so a counted op is always either processed or failed here.
+  impl_->backlog.fetch_add(1);
+  if (impl_->stopping.load()) {
+    impl_->backlog.fetch_sub(1);
+    auto err = make_error(errc::shutting_down, "rouse is shutting down");
+    std::visit(overloaded_fn{
+                 [&](append_op& x) { x.done(err); },
+                 [&](route_op& x) { x.done(err); },
+                 [&](run_op& x) { x.done(err); },
+               },
+               op);
+    return;
+  }
+  impl_->queue.enqueue(std::move(op));
+}
+
+std::size_t journal::backlog() const noexcept {
+  return impl_->backlog.load(std::memory_order_relaxed);
+}
+
+bool journal::overloaded() const noexcept {
+  return backlog() > impl_->opts.high_water_ops;
+}
+
+void journal::stop() {
+  if (impl_->stopping.exchange(true))
+    return;
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+}
+
+uint64_t journal::commits() const noexcept {
+  return impl_->commits.load();
+}
+
+} // namespace rouse::store

@@ -1,0 +1,129 @@
+// Tests CloudEvents JSON decoding and encoding.
+#include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace rouse;
+
+TEST_CASE("json: a structured CloudEvent decodes with data and extensions",
+          "[runtime][json]") {
+  auto evs = json::decode_events(R"({"specversion":"1.0","id":"a1",
+    "source":"github","type":"github.push","subject":"main",
+    "time":"2026-11-21T09:00:00Z","datacontenttype":"application/json",
+    "traceparent":"00-abc","rousecount":3,
+    "data":{"ref":"refs/heads/main","n":[1,2.5,true,null]}})");
+  REQUIRE(evs);
+  REQUIRE(evs->size() == 1);
+  const auto& ev = evs->front();
+  CHECK(ev.id == "a1");
+  CHECK(ev.source == "github");
+  CHECK(ev.type == "github.push");
+  CHECK(ev.subject == "main");
+  CHECK(ev.data == R"({"ref":"refs/heads/main","n":[1,2.5,true,null]})");
+  REQUIRE(ev.extensions.size() == 2);
+  CHECK(ev.extensions[0] == extension_attr{"traceparent", "\"00-abc\""});
+  CHECK(ev.extensions[1] == extension_attr{"rousecount", "3"});
+}
+
+TEST_CASE("json: encoding then decoding keeps the event", "[runtime][json]") {
+  event ev;
+  ev.id = "x\"y";
+  ev.source = "src/\n1";
+  ev.type = "t";
+  ev.subject = "s";
+  ev.data = R"({"a":"\u00e9","b":[1,2]})";
+  ev.extensions.push_back({"ext", "true"});
+  auto text = json::encode_cloudevent(ev);
+  auto back = json::decode_event(text);
+  REQUIRE(back);
+  CHECK(back->id == ev.id);
+  CHECK(back->source == ev.source);
+  CHECK(back->subject == ev.subject);
+  CHECK(back->extensions == ev.extensions);
+  CHECK(back->data == R"({"a":"é","b":[1,2]})");
+}
+
+TEST_CASE("json: base64 data round-trips", "[runtime][json]") {
+  auto ev = json::decode_event(
+    R"({"id":"1","source":"s","type":"t","data_base64":"AAEC"})");
+  REQUIRE(ev);
+  CHECK(ev->data_is_base64);
+  CHECK(ev->data == "AAEC");
+  CHECK(json::encode_cloudevent(*ev).find(R"("data_base64":"AAEC")")
+        != std::string::npos);
+}
+
+TEST_CASE("json: a batch decodes every element", "[runtime][json]") {
+  auto evs = json::decode_events(R"([{"id":"1","source":"s","type":"t"},
+                                     {"id":"2","source":"s","type":"u"}])");
+  REQUIRE(evs);
+  REQUIRE(evs->size() == 2);
+  CHECK((*evs)[1].type == "u");
+}
+
+TEST_CASE("json: malformed events are rejected with a clear message",
+          "[runtime][json]") {
+  auto reject = [](std::string_view body) {
+    auto r = json::decode_events(body);
+    REQUIRE_FALSE(r);
+    return describe(r.error());
+  };
+  CHECK(reject("{nope").find("invalid JSON") == 0);
+  CHECK(reject(R"({"id":"1","type":"t"})")
+        == R"(missing required attribute "source")");
+  CHECK(reject(R"({"id":"1","source":"s"})")
+        == R"(missing required attribute "type")");
+  CHECK(reject(R"({"id":"1","source":"s","type":"t","specversion":"0.3"})")
+        == R"(unsupported specversion "0.3" (only "1.0" is supported))");
+  CHECK(reject(R"({"id":1,"source":"s","type":"t"})")
+        == R"(attribute "id" must be a string)");
+  CHECK(reject(R"([{"id":"1","source":"s","type":"t"},{"id":"2","source":"s"}])")
+        == R"(event[1]: missing required attribute "type")");
+  CHECK(reject("[]") == "empty batch: no events given");
+  CHECK(reject("42") == "body must be a CloudEvent object or an array of them");
+  CHECK(reject(R"({"id":"1","source":"s","type":"t","Bad-Name":"x"})")
+          .find("invalid extension attribute name") == 0);
+  CHECK(reject(R"({"id":"1","source":"s","type":"t","ext":{"a":1}})")
+          .find("must be a string, number or boolean") != std::string::npos);
+  CHECK(reject(R"({"id":"1","source":"s","type":"t","data":1,"data_base64":"AA"})")
+        == R"(both "data" and "data_base64" given)");
+}
+
+TEST_CASE("json: a missing id is generated or rejected by option",
+          "[runtime][json]") {
+  auto body = R"({"source":"s","type":"t"})";
+  auto generated = json::decode_event(body);
+  REQUIRE(generated);
+  CHECK(generated->id.size() == 32);
+  json::decode_options strict;
+  strict.generate_missing_id = false;
+  auto rejected = json::decode_event(body, strict);
+  REQUIRE_FALSE(rejected);
+  CHECK(describe(rejected.error()) == R"(missing required attribute "id")");
+}
+
+TEST_CASE("json: a batch over the limit is too large", "[runtime][json]") {
+  json::decode_options opts;
+  opts.max_events = 2;
+  auto r = json::decode_events(R"([{"id":"1","source":"s","type":"t"},
+    {"id":"2","source":"s","type":"t"},{"id":"3","source":"s","type":"t"}])",
+                               opts);
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::too_large));
+}
+
+TEST_CASE("json: strings are escaped, invalid UTF-8 replaced",
+          "[runtime][json]") {
+  CHECK(json::quote("a\"b\\c\n\x01") == R"("a\"b\\c\n\u0001")");
+  CHECK(json::quote("\xff") == R"("\ufffd")");
+  CHECK(json::quote("é") == "\"é\"");
+  json::object_writer w;
+  w.field("a", "x").field("n", int64_t{-3}).field("b", true).raw("d", "");
+  CHECK(w.finish() == R"({"a":"x","n":-3,"b":true,"d":null})");
+}
+
+TEST_CASE("json: timestamps format as RFC 3339 UTC", "[runtime][json]") {
+  CHECK(json::format_rfc3339(1'795'251'600'123'000'000)
+        == "2026-11-21T09:00:00.123Z");
+}

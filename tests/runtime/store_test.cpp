@@ -1,0 +1,368 @@
+// Tests the LMDB store and the group-commit journal: appends, dedup window, checkpoint
+// atomicity, map full, recovery of the sequence after reopening.
+#include "runtime/store/journal.hpp"
+#include "runtime/store/store.hpp"
+
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+using namespace rouse;
+using namespace std::chrono_literals;
+
+namespace {
+
+event make_event(std::string id, std::string source = "src",
+                 std::string type = "t") {
+  event ev;
+  ev.id = std::move(id);
+  ev.source = std::move(source);
+  ev.type = std::move(type);
+  ev.data = R"({"k":1})";
+  return ev;
+}
+
+std::unique_ptr<store::store> open_store(const std::string& dir,
+                                         uint64_t map = 64ull << 20,
+                                         std::chrono::nanoseconds window = 24h) {
+  store::store_options opts;
+  opts.dir = dir;
+  opts.map_size_bytes = map;
+  opts.sync = false; // tests need no power-loss durability
+  opts.dedup_window = window;
+  auto s = store::store::open(opts);
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+// Appends `events` in one transaction; returns the results.
+std::vector<store::append_result> append_all(store::store& db,
+                                             std::vector<event> events,
+                                             int64_t now) {
+  auto txn = db.begin_write();
+  REQUIRE(txn);
+  std::vector<store::append_result> out;
+  for (auto& ev : events) {
+    auto r = db.append(*txn, ev, now);
+    REQUIRE(r);
+    out.push_back(*r);
+  }
+  REQUIRE_FALSE(txn->commit());
+  return out;
+}
+
+run_record make_run(uint64_t seq, std::string trigger) {
+  run_record run;
+  run.id = make_run_id(seq, trigger);
+  run.trigger = std::move(trigger);
+  run.event_seq = seq;
+  run.transition(run_state::pending, 1);
+  return run;
+}
+
+} // namespace
+
+TEST_CASE("store: appended events get increasing seqs and read back",
+          "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  auto r = append_all(*db, {make_event("a"), make_event("b")}, 1000);
+  CHECK(r[0].seq == 1);
+  CHECK(r[1].seq == 2);
+  CHECK(db->last_seq() == 2);
+  auto ev = db->get_event(2);
+  REQUIRE(ev);
+  REQUIRE(*ev);
+  CHECK((*ev)->id == "b");
+  CHECK((*ev)->received_ns == 1000);
+  auto all = db->read_events(1, 10);
+  REQUIRE(all);
+  CHECK(all->size() == 2);
+  auto found = db->find_events("a");
+  REQUIRE(found);
+  REQUIRE(found->size() == 1);
+  CHECK(found->front().seq == 1);
+}
+
+TEST_CASE("store: a duplicate inside the window is stored once",
+          "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path(), 64ull << 20, 10s);
+  auto first = append_all(*db, {make_event("a")}, 0);
+  SECTION("inside the window, also in the same transaction") {
+    auto r = append_all(*db, {make_event("a"), make_event("a")},
+                        std::chrono::nanoseconds{9s}.count());
+    CHECK(r[0].duplicate);
+    CHECK(r[0].seq == first[0].seq);
+    CHECK(r[1].duplicate);
+    CHECK(db->last_seq() == 1);
+  }
+  SECTION("the same id from another source is not a duplicate") {
+    auto r = append_all(*db, {make_event("a", "other")}, 1);
+    CHECK_FALSE(r[0].duplicate);
+    CHECK(db->last_seq() == 2);
+    auto found = db->find_events("a");
+    REQUIRE(found);
+    CHECK(found->size() == 2);
+  }
+  SECTION("after the window it is a new event") {
+    auto r = append_all(*db, {make_event("a")},
+                        std::chrono::nanoseconds{11s}.count());
+    CHECK_FALSE(r[0].duplicate);
+    CHECK(r[0].seq == 2);
+  }
+}
+
+TEST_CASE("store: dedup and the sequence survive reopening", "[runtime][store]") {
+  test::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    append_all(*db, {make_event("a"), make_event("b")}, 5);
+  }
+  auto db = open_store(dir.path());
+  CHECK(db->last_seq() == 2);
+  auto r = append_all(*db, {make_event("a"), make_event("c")}, 6);
+  CHECK(r[0].duplicate);
+  CHECK(r[1].seq == 3);
+}
+
+TEST_CASE("store: an aborted transaction leaves no trace", "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  {
+    auto txn = db->begin_write();
+    REQUIRE(txn);
+    auto ev = make_event("a");
+    REQUIRE(db->append(*txn, ev, 1));
+  } // aborted by the destructor
+  CHECK(db->last_seq() == 0);
+  auto r = append_all(*db, {make_event("a")}, 2);
+  CHECK_FALSE(r[0].duplicate);
+  CHECK(r[0].seq == 1);
+}
+
+TEST_CASE("store: runs are created once and indexed by state",
+          "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  auto run = make_run(7, "hello");
+  {
+    auto txn = db->begin_write();
+    REQUIRE(txn);
+    CHECK(*db->put_run_if_absent(*txn, run));
+    CHECK_FALSE(*db->put_run_if_absent(*txn, run));
+    REQUIRE_FALSE(txn->commit());
+  }
+  run.transition(run_state::running, 2, "attempt 1");
+  {
+    auto txn = db->begin_write();
+    REQUIRE(txn);
+    REQUIRE_FALSE(db->put_run(*txn, run));
+    REQUIRE_FALSE(txn->commit());
+  }
+  auto stored = db->get_run(run.id);
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  CHECK((*stored)->history.size() == 2);
+  CHECK(db->runs_in_state(run_state::pending)->empty());
+  CHECK(db->runs_in_state(run_state::running)->size() == 1);
+
+  {
+    store::run_filter f;
+    f.trigger = "other";
+    CHECK(db->list_runs(f)->empty());
+    f.trigger = "hello";
+    f.state = run_state::running;
+    CHECK(db->list_runs(f)->size() == 1);
+  }
+}
+
+TEST_CASE("store: a checkpoint never moves backwards", "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  auto txn = db->begin_write();
+  REQUIRE(txn);
+  REQUIRE_FALSE(db->advance_checkpoint(*txn, "shard/0", 10));
+  REQUIRE_FALSE(db->advance_checkpoint(*txn, "shard/0", 4));
+  REQUIRE_FALSE(txn->commit());
+  CHECK(*db->checkpoint("shard/0") == 10);
+  CHECK(*db->checkpoint("shard/1") == 0);
+}
+
+namespace {
+
+// Collects journal callbacks for tests.
+struct journal_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<store::store> db;
+  std::mutex mx;
+  std::condition_variable cv;
+  std::vector<event> committed;
+
+  explicit journal_fixture(uint64_t map = 64ull << 20) {
+    db = open_store(dir.path(), map);
+  }
+
+  store::committed_fn on_committed() {
+    return [this](std::vector<event>&& evs) {
+      std::lock_guard<std::mutex> guard{mx};
+      for (auto& ev : evs)
+        committed.push_back(std::move(ev));
+      cv.notify_all();
+    };
+  }
+};
+
+} // namespace
+
+TEST_CASE("journal: concurrent appends share commits and are all acked",
+          "[runtime][store][journal]") {
+  journal_fixture fx;
+  store::journal j{*fx.db, {}, fx.on_committed()};
+  constexpr int producers = 4;
+  constexpr int per_producer = 500;
+  std::atomic<int> acked{0};
+  std::atomic<int> failed{0};
+  std::promise<void> all_done;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < per_producer; ++i) {
+        store::append_op op;
+        op.events.push_back(
+          make_event("p" + std::to_string(p) + "-" + std::to_string(i)));
+        op.done = [&](caf::expected<std::vector<store::append_outcome>> r) {
+          if (r && r->size() == 1 && !r->front().duplicate)
+            ++acked;
+          else
+            ++failed;
+          if (acked + failed == producers * per_producer)
+            all_done.set_value();
+        };
+        j.submit(std::move(op));
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(all_done.get_future().wait_for(30s) == std::future_status::ready);
+  CHECK(acked == producers * per_producer);
+  CHECK(failed == 0);
+  CHECK(fx.db->last_seq() == producers * per_producer);
+  // Group commit: far fewer commits than operations (each producer keeps the
+  // queue non-empty while a commit is in flight).
+  CHECK(j.commits() < producers * per_producer);
+  std::unique_lock<std::mutex> guard{fx.mx};
+  REQUIRE(fx.cv.wait_for(guard, 10s, [&] {
+    return fx.committed.size() == producers * per_producer;
+  }));
+  for (size_t i = 0; i < fx.committed.size(); ++i)
+    CHECK(fx.committed[i].seq == i + 1);
+}
+
+TEST_CASE("journal: a route op stores runs and checkpoint together",
+          "[runtime][store][journal]") {
+  journal_fixture fx;
+  store::journal j{*fx.db, {}, {}};
+  auto route = [&](uint64_t through, std::vector<run_record> runs) {
+    std::promise<caf::expected<std::vector<run_record>>> p;
+    store::route_op op;
+    op.consumer = "shard/0";
+    op.through_seq = through;
+    op.runs = std::move(runs);
+    op.done = [&](caf::expected<std::vector<run_record>> r) {
+      p.set_value(std::move(r));
+    };
+    j.submit(std::move(op));
+    auto f = p.get_future();
+    REQUIRE(f.wait_for(10s) == std::future_status::ready);
+    return f.get();
+  };
+  auto first = route(3, {make_run(3, "a"), make_run(3, "b")});
+  REQUIRE(first);
+  CHECK(first->size() == 2);
+  CHECK(*fx.db->checkpoint("shard/0") == 3);
+  // A replay of the same decision creates nothing new.
+  auto replay = route(3, {make_run(3, "a"), make_run(3, "b")});
+  REQUIRE(replay);
+  CHECK(replay->empty());
+  SECTION("a failing op rolls back its runs and its checkpoint together") {
+    run_record bad = make_run(9, "c");
+    bad.id = std::string(600, 'x'); // over LMDB's key limit: the put fails
+    auto r = route(9, {make_run(9, "a"), bad});
+    REQUIRE_FALSE(r);
+    CHECK(*fx.db->checkpoint("shard/0") == 3);
+    CHECK_FALSE(*fx.db->get_run(make_run_id(9, "a")));
+  }
+}
+
+TEST_CASE("journal: a full map fails the writes that do not fit, keeps the rest",
+          "[runtime][store][journal]") {
+  journal_fixture fx{1 << 20}; // 1 MiB map
+  store::journal j{*fx.db, {}, {}};
+  auto append = [&](std::string id, size_t bytes) {
+    std::promise<caf::expected<std::vector<store::append_outcome>>> p;
+    store::append_op op;
+    auto ev = make_event(std::move(id));
+    ev.data = "\"" + std::string(bytes, 'x') + "\"";
+    op.events.push_back(std::move(ev));
+    op.done = [&](caf::expected<std::vector<store::append_outcome>> r) {
+      p.set_value(std::move(r));
+    };
+    j.submit(std::move(op));
+    auto f = p.get_future();
+    REQUIRE(f.wait_for(10s) == std::future_status::ready);
+    return f.get();
+  };
+  REQUIRE(append("small-1", 1000));
+  caf::error full;
+  int stored = 1;
+  for (int i = 0; i < 100 && !full; ++i) {
+    auto r = append("big-" + std::to_string(i), 64 * 1024);
+    if (r)
+      ++stored;
+    else
+      full = r.error();
+  }
+  REQUIRE(full);
+  CHECK(is(full, errc::storage_full));
+  CHECK(describe(full).find("map_size") != std::string::npos);
+  // Everything acked before is intact and readable; the failed event left nothing.
+  CHECK(fx.db->last_seq() == static_cast<uint64_t>(stored));
+  auto events = fx.db->read_events(1, 1000);
+  REQUIRE(events);
+  CHECK(events->size() == static_cast<size_t>(stored));
+  CHECK(fx.db->find_events("big-" + std::to_string(stored - 1))->empty());
+  // A small write still fits afterwards.
+  auto small = append("small-2", 10);
+  REQUIRE(small);
+  CHECK(small->front().seq == static_cast<uint64_t>(stored + 1));
+}
+
+TEST_CASE("journal: stop commits what is queued, later submits fail",
+          "[runtime][store][journal]") {
+  journal_fixture fx;
+  store::journal j{*fx.db, {}, {}};
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 100; ++i) {
+    store::append_op op;
+    op.events.push_back(make_event(std::to_string(i)));
+    op.done = [&](caf::expected<std::vector<store::append_outcome>> r) {
+      if (r)
+        ++ok;
+    };
+    j.submit(std::move(op));
+  }
+  j.stop();
+  CHECK(ok == 100);
+  caf::error late;
+  store::run_op op;
+  op.run = make_run(1, "x");
+  op.done = [&](caf::error err) { late = std::move(err); };
+  j.submit(std::move(op));
+  CHECK(is(late, errc::shutting_down));
+}
