@@ -1,0 +1,30 @@
+// Every atom of the rouse actor protocol. An atom names the operation; the payload is a
+// struct from messages/. Texts are at most 10 characters and must agree across nodes.
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace rouse {
+
+/// To a router shard: committed events to decide (through_seq, events).
+using route_atom = caf::atom_constant<caf::atom("route")>;
+/// To a router shard, from its journal callback: its decision was committed.
+using routed_atom = caf::atom_constant<caf::atom("routed")>;
+/// To a router shard: retry a decision whose commit failed.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+/// To a governor: a new pending run of its trigger.
+using admit_atom = caf::atom_constant<caf::atom("admit")>;
+/// To a governor: a run of its trigger finished; its slot is free.
+using release_atom = caf::atom_constant<caf::atom("release")>;
+/// To the dispatcher: start this admitted run.
+using launch_atom = caf::atom_constant<caf::atom("launch")>;
+/// To the dispatcher: the run's `running` state was committed; call the handler.
+using started_atom = caf::atom_constant<caf::atom("started")>;
+/// To the dispatcher: the handler answered.
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+/// To a handler: execute one attempt of a run.
+using run_atom = caf::atom_constant<caf::atom("run")>;
+/// To an exec handler, from its process runner: a process finished.
+using exited_atom = caf::atom_constant<caf::atom("exited")>;
+
+} // namespace rouse
