@@ -1,0 +1,151 @@
+// Router shard behavior: match, create pending runs, commit them with the checkpoint,
+// then hand the runs that were new to their triggers' governors.
+#include "actors/router_shard.hpp"
+
+#include "runtime/store/journal.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <iostream>
+
+namespace rouse {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct router_shard_state {
+  router_shard_config cfg;
+  /// Events waiting for the next decision, in seq order.
+  std::vector<event> buffered;
+  uint64_t buffered_through = 0;
+  /// The decision being committed (kept for a retry if the commit fails).
+  std::vector<event> in_flight;
+  uint64_t in_flight_through = 0;
+  bool busy = false;
+  static inline const char* name = "router_shard";
+};
+
+using shard_pointer = router_shard_actor::stateful_pointer<router_shard_state>;
+
+void flush(shard_pointer self) {
+  auto& st = self->state;
+  if (st.busy || (st.buffered.empty() && st.buffered_through == 0))
+    return;
+  st.in_flight = std::move(st.buffered);
+  st.in_flight_through = st.buffered_through;
+  st.buffered.clear();
+  st.buffered_through = 0;
+  st.busy = true;
+  store::route_op op;
+  op.consumer = shard_consumer_name(st.cfg.index);
+  op.through_seq = st.in_flight_through;
+  std::vector<uint32_t> hits;
+  auto now = now_ns();
+  const auto& table = *st.cfg.table;
+  for (const auto& ev : st.in_flight) {
+    hits.clear();
+    table.matcher->match(ev, hits);
+    for (auto i : hits) {
+      const auto& trig = table.triggers[i];
+      if (!trig.enabled)
+        continue;
+      run_record run;
+      run.id = make_run_id(ev.seq, trig.name);
+      run.trigger = trig.name;
+      run.event_seq = ev.seq;
+      run.event_id = ev.id;
+      run.event_type = ev.type;
+      run.created_ns = now;
+      run.transition(run_state::pending, now, "matched");
+      op.runs.push_back(std::move(run));
+    }
+  }
+  auto hdl = caf::actor_cast<router_shard_actor>(self);
+  op.done = [hdl](caf::expected<std::vector<run_record>> created) {
+    if (created)
+      caf::anon_send(hdl, routed_atom::value, true, std::move(*created));
+    else
+      caf::anon_send(hdl, routed_atom::value, false, std::vector<run_record>{});
+  };
+  st.cfg.journal->submit(std::move(op));
+}
+
+router_shard_actor::behavior_type router_shard(shard_pointer self,
+                                               router_shard_config cfg) {
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](route_atom, uint64_t through, std::vector<event>& events) {
+      auto& st = self->state;
+      for (auto& ev : events)
+        st.buffered.push_back(std::move(ev));
+      st.buffered_through = std::max(st.buffered_through, through);
+      flush(self);
+    },
+    [=](routed_atom, bool ok, std::vector<run_record>& created) {
+      auto& st = self->state;
+      if (!ok) {
+        // Keep the decision and its order: put it back in front and retry. The
+        // journal reports the cause (usually a full map) to the senders of events.
+        std::cerr << "rouse: shard " << st.cfg.index
+                  << ": storing a routing decision failed; retrying in 1s\n";
+        for (auto& ev : st.buffered)
+          st.in_flight.push_back(std::move(ev));
+        st.buffered = std::move(st.in_flight);
+        st.buffered_through = std::max(st.buffered_through,
+                                       st.in_flight_through);
+        st.in_flight.clear();
+        self->delayed_send(self, std::chrono::seconds{1}, retry_atom::value);
+        return;
+      }
+      st.in_flight.clear();
+      st.busy = false;
+      const auto& table = *st.cfg.table;
+      for (auto& run : created)
+        for (const auto& trig : table.triggers)
+          if (trig.name == run.trigger) {
+            self->send(trig.governor, admit_atom::value, std::move(run));
+            break;
+          }
+      flush(self);
+    },
+    [=](retry_atom) {
+      self->state.busy = false;
+      flush(self);
+    },
+  };
+}
+
+} // namespace
+
+std::string shard_consumer_name(uint32_t index) {
+  return "shard/" + std::to_string(index);
+}
+
+uint32_t shard_of(const event& ev, uint32_t shards) {
+  // FNV-1a: stable across runs and builds, unlike std::hash.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(ev.source);
+  mix(ev.subject);
+  return static_cast<uint32_t>(h % (shards == 0 ? 1 : shards));
+}
+
+router_shard_actor spawn_router_shard(caf::actor_system& sys,
+                                      router_shard_config cfg) {
+  return sys.spawn(router_shard, std::move(cfg));
+}
+
+} // namespace rouse

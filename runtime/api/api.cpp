@@ -1,0 +1,294 @@
+// API routes. Handlers never block on the journal: ingest submits an append and answers
+// from the journal's commit callback through the responder.
+#include "runtime/api/api.hpp"
+
+#include "runtime/api/render.hpp"
+#include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
+#include "runtime/metrics/metrics.hpp"
+#include "runtime/store/journal.hpp"
+#include "runtime/store/store.hpp"
+
+#include <charconv>
+#include <memory>
+
+namespace rouse::api {
+
+namespace {
+
+http::response json_response(int status, std::string body) {
+  http::response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+http::response error(int status, std::string_view message) {
+  json::object_writer w;
+  w.field("error", message);
+  return json_response(status, w.finish());
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0 && !b.empty();
+}
+
+std::optional<uint64_t> parse_u64(const std::string* s) {
+  if (s == nullptr || s->empty())
+    return std::nullopt;
+  uint64_t x = 0;
+  auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), x);
+  if (ec != std::errc{} || end != s->data() + s->size())
+    return std::nullopt;
+  return x;
+}
+
+int status_for(const caf::error& err) {
+  if (is(err, errc::storage_full))
+    return 507;
+  if (is(err, errc::shutting_down) || is(err, errc::overloaded))
+    return 503;
+  if (is(err, errc::invalid_input))
+    return 400;
+  if (is(err, errc::too_large))
+    return 413;
+  return 500;
+}
+
+class api {
+public:
+  explicit api(api_config cfg) : cfg_(std::move(cfg)) {
+    received_ = &cfg_.metrics->events_received.with(
+      metrics::label("source", "api"));
+    duplicates_ = &cfg_.metrics->events_duplicate.with(
+      metrics::label("source", "api"));
+  }
+
+  void handle(http::request&& req, http::responder respond) {
+    const auto& path = req.path;
+    if (path == "/healthz")
+      return respond(healthz());
+    if (!cfg_.token.empty() && !authorized(req)) {
+      auto r = error(401, "missing or invalid bearer token");
+      r.headers.push_back({"WWW-Authenticate", "Bearer"});
+      return respond(std::move(r));
+    }
+    if (path == "/metrics") {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      http::response r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = cfg_.metrics->render();
+      return respond(std::move(r));
+    }
+    if (path == "/api/events") {
+      if (req.method == "POST")
+        return ingest(std::move(req), std::move(respond));
+      if (req.method == "GET")
+        return respond(list_events(req));
+      return respond(method_not_allowed("GET, POST"));
+    }
+    if (path.starts_with("/api/events/")) {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      return respond(get_event(req, path.substr(12)));
+    }
+    if (path == "/api/runs") {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      return respond(list_runs(req));
+    }
+    if (path.starts_with("/api/runs/")) {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      return respond(get_run(path.substr(10)));
+    }
+    if (cfg_.bench_control && path == "/api/_bench/accept")
+      return respond(bench_accept(req));
+    respond(error(404, "no such endpoint: " + path));
+  }
+
+private:
+  bool authorized(const http::request& req) const {
+    auto* h = req.find_header("Authorization");
+    if (h == nullptr || !h->starts_with("Bearer "))
+      return false;
+    return constant_time_equal(std::string_view{*h}.substr(7), cfg_.token);
+  }
+
+  static http::response method_not_allowed(std::string_view allow) {
+    auto r = error(405, "method not allowed");
+    r.headers.push_back({"Allow", std::string{allow}});
+    return r;
+  }
+
+  http::response healthz() const {
+    json::object_writer w;
+    w.field("status", "ok")
+      .field("last_seq", cfg_.db->last_seq())
+      .field("journal_backlog", static_cast<uint64_t>(cfg_.journal->backlog()));
+    return json_response(200, w.finish());
+  }
+
+  void reject(http::responder& respond, int status, std::string_view reason,
+              std::string_view message) {
+    cfg_.metrics->events_rejected.inc(metrics::label("reason", reason));
+    respond(error(status, message));
+  }
+
+  void ingest(http::request&& req, http::responder respond) {
+    json::decode_options opts;
+    opts.max_events = cfg_.max_batch_events;
+    auto events = json::decode_events(req.body, opts);
+    if (!events) {
+      auto too_large = is(events.error(), errc::too_large);
+      return reject(respond, too_large ? 413 : 400,
+                    too_large ? "too_large" : "malformed",
+                    describe(events.error()));
+    }
+    for (const auto& ev : *events)
+      if (ev.id.size() + ev.source.size() > store::max_id_and_source_bytes)
+        return reject(respond, 400, "malformed",
+                      "event " + json::quote(ev.id.substr(0, 64))
+                        + ": id and source together are longer than "
+                        + std::to_string(store::max_id_and_source_bytes)
+                        + " bytes");
+    if (cfg_.journal->overloaded()) {
+      cfg_.metrics->events_rejected.inc(metrics::label("reason", "overloaded"));
+      auto r = error(503, "journal is over its high-water mark; retry later");
+      r.headers.push_back(
+        {"Retry-After", std::to_string(cfg_.retry_after_seconds)});
+      return respond(std::move(r));
+    }
+    for (auto& ev : *events)
+      ev.received_by = "api";
+    store::append_op op;
+    op.events = std::move(*events);
+    auto* received = received_;
+    auto* duplicates = duplicates_;
+    auto retry_after = cfg_.retry_after_seconds;
+    op.done = [respond = std::move(respond), received, duplicates, retry_after](
+                caf::expected<std::vector<store::append_outcome>> result) {
+      if (!result) {
+        auto r = error(status_for(result.error()), describe(result.error()));
+        if (r.status == 503 || r.status == 507)
+          r.headers.push_back({"Retry-After", std::to_string(retry_after)});
+        return respond(std::move(r));
+      }
+      json::array_writer items;
+      uint64_t fresh = 0;
+      for (const auto& o : *result) {
+        json::object_writer w;
+        w.field("id", o.id).field("seq", o.seq).field("duplicate", o.duplicate);
+        items.raw(w.finish());
+        if (!o.duplicate)
+          ++fresh;
+      }
+      received->fetch_add(fresh, std::memory_order_relaxed);
+      duplicates->fetch_add(result->size() - fresh, std::memory_order_relaxed);
+      json::object_writer body;
+      body.raw("events", items.finish());
+      respond(json_response(fresh > 0 ? 202 : 200, body.finish()));
+    };
+    cfg_.journal->submit(std::move(op));
+  }
+
+  http::response bench_accept(const http::request& req) {
+    json::decode_options opts;
+    opts.max_events = cfg_.max_batch_events;
+    auto events = json::decode_events(req.body, opts);
+    if (!events)
+      return error(400, describe(events.error()));
+    json::array_writer items;
+    for (const auto& ev : *events) {
+      json::object_writer w;
+      w.field("id", ev.id).field("seq", uint64_t{0}).field("duplicate", false);
+      items.raw(w.finish());
+    }
+    json::object_writer body;
+    body.raw("events", items.finish());
+    return json_response(202, body.finish());
+  }
+
+  http::response get_event(const http::request& req, std::string id) {
+    auto found = cfg_.db->find_events(id);
+    if (!found)
+      return error(500, describe(found.error()));
+    auto* source = req.find_query("source");
+    for (auto i = found->rbegin(); i != found->rend(); ++i)
+      if (source == nullptr || i->source == *source)
+        return json_response(200, json::encode_stored_event(*i));
+    return error(404, "no event with id " + json::quote(id));
+  }
+
+  http::response list_events(const http::request& req) {
+    auto after = parse_u64(req.find_query("after")).value_or(0);
+    auto limit = std::min<uint64_t>(
+      parse_u64(req.find_query("limit")).value_or(100), 1000);
+    auto events = cfg_.db->read_events(after + 1, limit);
+    if (!events)
+      return error(500, describe(events.error()));
+    json::array_writer items;
+    for (const auto& ev : *events)
+      items.raw(json::encode_stored_event(ev));
+    json::object_writer body;
+    body.raw("events", items.finish());
+    return json_response(200, body.finish());
+  }
+
+  http::response list_runs(const http::request& req) {
+    store::run_filter filter;
+    if (auto* t = req.find_query("trigger"))
+      filter.trigger = *t;
+    if (auto* s = req.find_query("state"); s != nullptr && !s->empty()) {
+      auto state = parse_run_state(*s);
+      if (!state)
+        return error(400, "unknown run state " + json::quote(*s)
+                            + " (pending, running, succeeded, failed, "
+                              "retrying, dead, waiting)");
+      filter.state = state;
+    }
+    if (auto* l = req.find_query("limit")) {
+      auto n = parse_u64(l);
+      if (!n || *n == 0)
+        return error(400, "limit must be a positive integer");
+      filter.limit = std::min<uint64_t>(*n, 10000);
+    }
+    auto runs = cfg_.db->list_runs(filter);
+    if (!runs)
+      return error(500, describe(runs.error()));
+    json::array_writer items;
+    for (const auto& run : *runs)
+      items.raw(render_run(run, false));
+    json::object_writer body;
+    body.raw("runs", items.finish());
+    return json_response(200, body.finish());
+  }
+
+  http::response get_run(const std::string& id) {
+    auto run = cfg_.db->get_run(id);
+    if (!run)
+      return error(500, describe(run.error()));
+    if (!*run)
+      return error(404, "no run with id " + json::quote(id));
+    return json_response(200, render_run(**run, true));
+  }
+
+  api_config cfg_;
+  std::atomic<uint64_t>* received_ = nullptr;
+  std::atomic<uint64_t>* duplicates_ = nullptr;
+};
+
+} // namespace
+
+http::handler make_api_handler(api_config cfg) {
+  auto impl = std::make_shared<api>(std::move(cfg));
+  return [impl](http::request&& req, http::responder respond) {
+    impl->handle(std::move(req), std::move(respond));
+  };
+}
+
+} // namespace rouse::api

@@ -1,0 +1,159 @@
+// The configuration model (node settings, sources, triggers) and the loader
+// that reads it from YAML, validating the whole file in one pass and reporting
+// every problem with file, line, column and the dotted key path.
+#pragma once
+
+#include "runtime/config/parse.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rouse::config {
+
+/// When the journal reports an event as durable.
+enum class durability_mode {
+  /// After fsync of the LMDB commit: survives power loss; one fsync per batch.
+  fsync,
+  /// After the commit reaches the OS page cache: survives a crash of rouse,
+  /// not of the machine; much cheaper on slow disks.
+  os,
+};
+
+/// Settings of this rouse node (`node:` in the file).
+struct node_config {
+  /// Identifies the node in logs, metrics and federation. Default "rouse".
+  std::string name = "rouse";
+  /// Directory of the LMDB environment, resolved against the config file's
+  /// directory. Default "./.rouse" next to the config file.
+  std::string data_dir;
+  /// Address the HTTP listener binds to (`listen: host:port`); IPv6 without
+  /// brackets. Default 127.0.0.1. A non-loopback host requires `api_token`.
+  std::string listen_host = "127.0.0.1";
+  /// Port of the HTTP listener; 0 lets the OS pick. Default 7700.
+  uint16_t listen_port = 7700;
+  /// Bearer token for /api, resolved from `env:` or `file:`; empty if unset.
+  /// Required when the listener is reachable beyond loopback.
+  std::string api_token;
+  /// Number of router shards, 1..64. Default 2. More shards route more events
+  /// in parallel; each holds a copy of the compiled patterns.
+  uint32_t shards = 2;
+  /// When an event counts as durable. Default fsync.
+  durability_mode durability = durability_mode::fsync;
+  /// How long (source, id) pairs are remembered for dedup, whole seconds.
+  /// Default 24h. Longer windows catch later redeliveries but keep more keys.
+  std::chrono::seconds dedup_window{86400};
+  /// LMDB map size in bytes, at least 1 MiB. Default 1 GiB. The store cannot
+  /// grow past it (writes fail with storage_full); it costs address space,
+  /// not disk, until used.
+  uint64_t map_size_bytes = 1ull << 30;
+  /// Largest HTTP request body accepted, in bytes, at least 1. Default 1 MiB.
+  /// Larger bodies are answered 413 before they are buffered.
+  uint64_t max_body_bytes = 1 << 20;
+  /// HTTP I/O threads, 1..16. Default 1; raise for many slow connections.
+  uint32_t http_threads = 1;
+  /// Bytes of a handler's stdout and of its stderr kept per run; 0 keeps
+  /// none. Default 64 KiB. Output past the cap is dropped, not buffered.
+  uint64_t output_cap_bytes = 64 * 1024;
+};
+
+/// One configured source. Its parameters are kept as YAML text until the
+/// source kind that owns them validates them.
+struct source_config {
+  /// The source's key under `sources:`; its events carry it as `source`.
+  std::string name;
+  /// The source kind, e.g. "webhook" or "cron"; not checked here.
+  std::string kind;
+  /// 1-based line of the source's key in the file.
+  int line = 0;
+  /// The source's keys other than `kind`, as a YAML map in file order;
+  /// "{}" if it has none.
+  std::string params_yaml;
+};
+
+/// What a trigger runs: a process (`exec`) or a registered actor (`actor`).
+/// Exactly one of `exec` and `actor` is set.
+struct run_config {
+  /// argv of the process (no shell); may hold `{{...}}` templates.
+  std::vector<std::string> exec;
+  /// Name of a C++ actor registered by the embedding program.
+  std::string actor;
+  /// Working directory, resolved against the config file's directory; empty
+  /// means the daemon's working directory.
+  std::string cwd;
+  /// Extra environment variables for the process, in file order.
+  std::vector<std::pair<std::string, std::string>> env;
+  /// Time a run may take before SIGTERM; 0 means no limit. Default 15m.
+  std::chrono::milliseconds timeout{15 * 60 * 1000};
+  /// Time between SIGTERM and SIGKILL after a timeout. Default 5s.
+  std::chrono::milliseconds kill_grace{5000};
+};
+
+/// One trigger: which events it matches and what it runs for them.
+struct trigger_config {
+  /// The trigger's key under `triggers:`.
+  std::string name;
+  /// `on.source` and `on.type`: exact values, any of which matches; empty
+  /// means any value.
+  std::vector<std::string> sources, types;
+  /// The handler.
+  run_config run;
+  /// Runs of this trigger allowed at once; 0 means unlimited (the default).
+  uint32_t concurrency = 0;
+  /// A disabled trigger is loaded and validated but matches nothing.
+  bool enabled = true;
+  /// 1-based line of the trigger's key in the file.
+  int line = 0;
+};
+
+/// A validated configuration.
+struct config {
+  /// The file name as given to the loader, for messages.
+  std::string file;
+  /// Directory that relative paths were resolved against (absolute for
+  /// load_file; as given for load_string).
+  std::string base_dir;
+  node_config node;
+  /// Sources and triggers in file order.
+  std::vector<source_config> sources;
+  std::vector<trigger_config> triggers;
+};
+
+/// One problem found in a config file.
+struct diagnostic {
+  /// The file name as given to the loader.
+  std::string file;
+  /// 1-based position; 0 when the problem concerns the whole file.
+  int line = 0;
+  int column = 0;
+  /// The dotted key path and what is wrong, e.g.
+  /// `triggers.hello.run.timeout: invalid duration "5x" (...)`.
+  std::string message;
+
+  /// Returns "file:line:column: message", or "file: message" for line 0.
+  std::string to_string() const;
+};
+
+/// The outcome of loading a config: `cfg` is set only if `errors` is empty.
+struct load_result {
+  std::optional<config> cfg;
+  std::vector<diagnostic> errors;
+
+  bool ok() const { return cfg.has_value() && errors.empty(); }
+};
+
+/// Reads and validates the file at `path`; relative paths in it resolve
+/// against the file's directory. An unreadable file (or one over 4 MiB) is
+/// one diagnostic with line 0.
+load_result load_file(const std::string& path);
+
+/// Validates the YAML `text`, naming it `file_name` in diagnostics and
+/// resolving relative paths against `base_dir` (kept relative if empty).
+/// Reports every error found, sorted by line and column.
+load_result load_string(const std::string& text, const std::string& file_name,
+                        const std::string& base_dir);
+
+} // namespace rouse::config

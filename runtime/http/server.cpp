@@ -1,0 +1,829 @@
+// Implements the HTTP server core on Boost.Beast 1.74: one session per
+// connection with the run / do_read / on_read / do_write / on_write / do_close
+// vocabulary of Beast's advanced_server example (1.74: no message_generator),
+// plus error_response() and json_quote() from server.hpp.
+#include "runtime/http/server.hpp"
+
+#include <utility> // Boost 1.74 Asio under C++20 needs it before Asio.
+
+// GCC 12 at -O2 reports a false -Wmaybe-uninitialized inside Beast's parser
+// (boost::optional in basic_parser::content_length_unchecked).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#pragma GCC diagnostic pop
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <exception>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+namespace rouse::http {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+/// Bytes asked for by the read that waits for the next request on an idle
+/// keep-alive connection: most requests arrive in one read of this size, and
+/// it adds to max_header_bytes as the bound of a connection's read buffer.
+constexpr std::size_t read_chunk_bytes = 16 * 1024;
+
+/// After an error response or "Connection: close" the server stops sending and
+/// keeps reading (and discarding) for at most this long before it closes, so a
+/// client still sending a rejected body reads the response instead of getting
+/// a TCP reset for the unread bytes (a "lingering close").
+constexpr std::chrono::seconds linger_timeout{2};
+
+/// The most bytes a lingering close discards, so a client cannot pin the
+/// connection by streaming.
+constexpr std::size_t linger_max_bytes = 8 * 1024 * 1024;
+
+/// Pause before accepting again after accept failed (e.g. out of file
+/// descriptors), so the acceptor does not spin on the error.
+constexpr std::chrono::milliseconds accept_retry_delay{100};
+
+/// Sent to a client that asked "Expect: 100-continue" before its body.
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string_view to_sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+template <class Int>
+void append_number(std::string& out, Int x) {
+  std::array<char, 24> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+  (void) ec;
+  out.append(buf.data(), end);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Appends the percent-decoded `in` to `out`, turning '+' into a space if
+/// `plus_is_space`. Returns false for a malformed escape or a decoded NUL.
+bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
+  out.reserve(out.size() + in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char ch = in[i];
+    if (ch == '%') {
+      if (i + 2 >= in.size())
+        return false;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        return false;
+      ch = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (ch == '+' && plus_is_space) {
+      ch = ' ';
+    }
+    out += ch;
+  }
+  return true;
+}
+
+/// Splits a request-target into the decoded path and query parameters.
+/// Returns false if it is malformed.
+bool parse_target(std::string_view target, std::string& path,
+                  std::vector<std::pair<std::string, std::string>>& query) {
+  if (target == "*") {
+    path = "*";
+    return true;
+  }
+  if (target.empty())
+    return false;
+  if (target.front() != '/') {
+    // absolute-form (RFC 7230 section 5.3.2): skip scheme and authority.
+    auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos)
+      return false;
+    auto path_begin = target.find_first_of("/?", scheme_end + 3);
+    if (path_begin == std::string_view::npos)
+      target = {};
+    else
+      target.remove_prefix(path_begin);
+  }
+  auto question = target.find('?');
+  auto raw_path = target.substr(0, question);
+  if (raw_path.empty())
+    path = "/";
+  else if (!percent_decode(raw_path, false, path))
+    return false;
+  if (question == std::string_view::npos)
+    return true;
+  auto rest = target.substr(question + 1);
+  rest = rest.substr(0, rest.find('#'));
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{}
+                                         : rest.substr(amp + 1);
+    if (part.empty())
+      continue;
+    auto eq = part.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(part.substr(0, eq), true, key))
+      return false;
+    if (eq != std::string_view::npos
+        && !percent_decode(part.substr(eq + 1), true, value))
+      return false;
+    query.emplace_back(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+bool is_token_char(unsigned char c) {
+  if (c >= 'a' && c <= 'z')
+    return true;
+  if (c >= 'A' && c <= 'Z')
+    return true;
+  if (c >= '0' && c <= '9')
+    return true;
+  return std::string_view{"!#$%&'*+-.^_`|~"}.find(static_cast<char>(c))
+         != std::string_view::npos;
+}
+
+/// Returns true if `value` can go into a header without splitting it.
+bool is_field_value(std::string_view value) {
+  return value.find_first_of(std::string_view{"\r\n\0", 3})
+         == std::string_view::npos;
+}
+
+/// Returns true if a handler's extra header is well-formed and not one the
+/// server sets itself.
+bool is_extra_header_allowed(const header& h) {
+  if (h.name.empty() || !is_field_value(h.value))
+    return false;
+  for (char c : h.name)
+    if (!is_token_char(static_cast<unsigned char>(c)))
+      return false;
+  for (std::string_view own : {"server", "content-length", "content-type",
+                               "connection", "transfer-encoding"})
+    if (detail::iequals(h.name, own))
+      return false;
+  return true;
+}
+
+std::string_view reason_phrase(int status) {
+  auto code = bhttp::int_to_status(static_cast<unsigned>(status));
+  if (code == bhttp::status::unknown)
+    return "Unknown";
+  return to_sv(bhttp::obsolete_reason(code));
+}
+
+/// Returns the length of the valid UTF-8 sequence starting at s[i], or 0.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned c = at(i);
+  std::size_t len = 0;
+  unsigned cp = 0;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1Fu;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0Fu;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07u;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size())
+    return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    unsigned cc = at(i + k);
+    if ((cc & 0xC0u) != 0x80u)
+      return 0;
+    cp = (cp << 6) | (cc & 0x3Fu);
+  }
+  if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+    return 0;
+  if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+    return 0;
+  return len;
+}
+
+class session;
+
+/// State shared by the server, its sessions and their responders. It owns the
+/// io_context, so it lives until the last session (which a responder may hold
+/// past stop()) is gone and no socket outlives its io_context.
+struct core {
+  core(server_options o, handler h)
+    : opts(std::move(o)),
+      on_request(std::move(h)),
+      ioc(static_cast<int>(opts.threads)),
+      acceptor(net::make_strand(ioc)),
+      accept_retry(acceptor.get_executor()) {
+  }
+
+  const server_options opts;
+  const handler on_request;
+  net::io_context ioc;
+  /// Touched only on its strand once the I/O threads run.
+  tcp::acceptor acceptor;
+  net::steady_timer accept_retry;
+  /// Open connections; only the acceptor strand increments it.
+  std::atomic<uint32_t> connections{0};
+  /// Set once by stop(), under sessions_mu.
+  std::atomic<bool> stopping{false};
+  /// Responders between checking `stopping` and posting; stop() waits for 0
+  /// so nothing is posted onto an io_context whose threads are gone.
+  std::atomic<uint32_t> posting{0};
+  std::mutex sessions_mu;
+  /// Every live session, so stop() can close them. Guarded by sessions_mu.
+  std::unordered_set<session*> sessions;
+
+  /// Registers `s`; returns false (and does not) once stopping.
+  bool add(session* s) {
+    std::lock_guard<std::mutex> guard{sessions_mu};
+    if (stopping.load())
+      return false;
+    sessions.insert(s);
+    return true;
+  }
+
+  void remove(session* s) {
+    std::lock_guard<std::mutex> guard{sessions_mu};
+    sessions.erase(s);
+  }
+};
+
+/// One connection. Everything but respond() runs on the stream's strand.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(std::shared_ptr<core> c, tcp::socket&& socket, std::string remote)
+    : core_(std::move(c)),
+      stream_(std::move(socket)),
+      buffer_(core_->opts.max_header_bytes + read_chunk_bytes),
+      remote_address_(std::move(remote)) {
+  }
+
+  ~session() {
+    if (registered_)
+      core_->remove(this);
+    release_slot();
+  }
+
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// Registers with the core and starts reading; false once stopping.
+  bool run() {
+    if (!core_->add(this))
+      return false;
+    registered_ = true;
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&session::do_read,
+                                            shared_from_this()));
+    return true;
+  }
+
+  /// Posts the response for request `seq` onto the strand; from any thread.
+  void respond(uint64_t seq, response&& r) {
+    auto& c = *core_;
+    c.posting.fetch_add(1);
+    struct leave {
+      std::atomic<uint32_t>& n;
+      ~leave() { n.fetch_sub(1); }
+    } guard{c.posting};
+    if (c.stopping.load())
+      return;
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), seq, r = std::move(r)]() mutable {
+                self->do_write(seq, std::move(r));
+              });
+  }
+
+  /// Closes the connection on its strand; for stop().
+  void close_soon() {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this()] { self->do_close(); });
+  }
+
+private:
+  void do_read() {
+    if (closed_)
+      return;
+    parser_.emplace();
+    parser_->header_limit(core_->opts.max_header_bytes);
+    parser_->body_limit(core_->opts.max_body_bytes);
+    if (buffer_.size() == 0 && !first_request_) {
+      // Idle between requests: wait for the first byte under idle_timeout,
+      // then the whole request must follow within read_timeout.
+      stream_.expires_after(core_->opts.idle_timeout);
+      stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
+                              beast::bind_front_handler(
+                                &session::on_first_bytes, shared_from_this()));
+      return;
+    }
+    first_request_ = false;
+    do_read_header();
+  }
+
+  void on_first_bytes(error_code ec, std::size_t n) {
+    if (ec)
+      return do_close();
+    buffer_.commit(n);
+    do_read_header();
+  }
+
+  void do_read_header() {
+    stream_.expires_after(core_->opts.read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(
+                               &session::on_read_header, shared_from_this()));
+  }
+
+  void on_read_header(error_code ec, std::size_t) {
+    if (ec)
+      return on_read_error(ec);
+    if (parser_->is_done())
+      return on_read({}, 0);
+    const auto& msg = parser_->get();
+    auto expect = msg.find(bhttp::field::expect);
+    if (msg.version() >= 11 && expect != msg.end()
+        && detail::iequals(to_sv(expect->value()), "100-continue")) {
+      net::async_write(stream_,
+                       net::buffer(continue_line.data(), continue_line.size()),
+                       beast::bind_front_handler(&session::on_continue_written,
+                                                 shared_from_this()));
+      return;
+    }
+    do_read_body();
+  }
+
+  void on_continue_written(error_code ec, std::size_t) {
+    if (ec)
+      return do_close();
+    do_read_body();
+  }
+
+  void do_read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&session::on_read,
+                                                shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t) {
+    if (ec)
+      return on_read_error(ec);
+    if (core_->stopping.load(std::memory_order_relaxed))
+      return do_close();
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    http10_ = msg.version() == 10;
+    head_request_ = msg.method() == bhttp::verb::head;
+    request req;
+    req.method = to_sv(msg.method_string());
+    req.target = to_sv(msg.target());
+    if (!parse_target(req.target, req.path, req.query))
+      return reject(400, "malformed request target");
+    req.headers.reserve(
+      static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+    for (const auto& field : msg)
+      req.headers.push_back(header{std::string{to_sv(field.name_string())},
+                                   std::string{to_sv(field.value())}});
+    req.body = std::move(msg.body());
+    req.remote_address = remote_address_;
+    parser_.reset();
+    awaiting_response_ = true;
+    const uint64_t seq = ++seq_;
+    try {
+      core_->on_request(std::move(req),
+                        [self = shared_from_this(), seq](response r) {
+                          self->respond(seq, std::move(r));
+                        });
+    } catch (...) {
+      do_write(seq, error_response(500, "request handler failed"));
+    }
+  }
+
+  void on_read_error(error_code ec) {
+    const auto& opts = core_->opts;
+    if (ec == bhttp::error::body_limit)
+      return reject(413, "request body exceeds "
+                           + std::to_string(opts.max_body_bytes) + " bytes");
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+      return reject(431, "request header exceeds "
+                           + std::to_string(opts.max_header_bytes) + " bytes");
+    if (ec == bhttp::error::end_of_stream
+        || ec == bhttp::error::partial_message)
+      return do_close();
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target)
+                           .category())
+      return reject(400, "malformed request: " + ec.message());
+    do_close(); // timeout, reset, aborted
+  }
+
+  /// Answers a request the handler never sees and closes afterwards.
+  void reject(int status, std::string_view message) {
+    parser_.reset();
+    awaiting_response_ = false;
+    ++seq_;
+    keep_alive_ = false;
+    head_request_ = false;
+    write_response(error_response(status, message), false);
+  }
+
+  void do_write(uint64_t seq, response&& r) {
+    if (closed_ || !awaiting_response_ || seq != seq_)
+      return;
+    awaiting_response_ = false;
+    write_response(std::move(r),
+                   keep_alive_
+                     && !core_->stopping.load(std::memory_order_relaxed));
+  }
+
+  void write_response(response&& r, bool keep_alive) {
+    if (r.status < 200 || r.status > 599)
+      r = error_response(500, "request handler returned status "
+                                + std::to_string(r.status));
+    const bool bodiless = r.status == 204 || r.status == 304;
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    append_number(head_, r.status);
+    head_ += ' ';
+    head_ += reason_phrase(r.status);
+    head_ += "\r\nServer: rouse\r\n";
+    if (!bodiless) {
+      if (!r.content_type.empty() && is_field_value(r.content_type)) {
+        head_ += "Content-Type: ";
+        head_ += r.content_type;
+        head_ += "\r\n";
+      }
+      head_ += "Content-Length: ";
+      append_number(head_, r.body.size());
+      head_ += "\r\n";
+    }
+    for (const auto& h : r.headers) {
+      if (!is_extra_header_allowed(h))
+        continue;
+      head_ += h.name;
+      head_ += ": ";
+      head_ += h.value;
+      head_ += "\r\n";
+    }
+    if (!keep_alive)
+      head_ += "Connection: close\r\n";
+    else if (http10_)
+      head_ += "Connection: keep-alive\r\n";
+    head_ += "\r\n";
+    close_after_write_ = !keep_alive;
+    body_ = std::move(r.body);
+    const bool send_body = !bodiless && !head_request_;
+    std::array<net::const_buffer, 2> buffers{
+      net::buffer(head_), net::buffer(body_.data(), send_body ? body_.size() : 0)};
+    stream_.expires_after(core_->opts.write_timeout);
+    net::async_write(stream_, buffers,
+                     beast::bind_front_handler(&session::on_write,
+                                               shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t) {
+    if (body_.capacity() > read_chunk_bytes)
+      std::string{}.swap(body_);
+    else
+      body_.clear();
+    if (ec)
+      return do_close();
+    if (close_after_write_)
+      return do_shutdown();
+    do_read();
+  }
+
+  /// Starts a lingering close: no more sending, discard input for a while.
+  void do_shutdown() {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec)
+      return do_close();
+    buffer_.clear();
+    linger_bytes_ = 0;
+    stream_.expires_after(linger_timeout);
+    do_linger();
+  }
+
+  void do_linger() {
+    stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
+                            beast::bind_front_handler(&session::on_linger,
+                                                      shared_from_this()));
+  }
+
+  void on_linger(error_code ec, std::size_t n) {
+    linger_bytes_ += n;
+    if (ec || closed_ || linger_bytes_ > linger_max_bytes)
+      return do_close();
+    do_linger();
+  }
+
+  void do_close() {
+    if (closed_)
+      return;
+    closed_ = true;
+    stream_.close();
+    release_slot();
+  }
+
+  void release_slot() {
+    if (counted_) {
+      counted_ = false;
+      core_->connections.fetch_sub(1);
+    }
+  }
+
+  std::shared_ptr<core> core_;
+  beast::tcp_stream stream_;
+  /// Reused for every request; bounded by max_header_bytes + read_chunk_bytes.
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  /// The serialized status line and headers; its capacity is reused.
+  std::string head_;
+  /// The body being written.
+  std::string body_;
+  std::string remote_address_;
+  /// Numbers requests, so a late or second responder call is ignored.
+  uint64_t seq_ = 0;
+  std::size_t linger_bytes_ = 0;
+  bool awaiting_response_ = false;
+  bool keep_alive_ = false;
+  bool http10_ = false;
+  bool head_request_ = false;
+  bool first_request_ = true;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  bool registered_ = false;
+  /// True while this session counts in core::connections.
+  bool counted_ = true;
+};
+
+void do_accept(const std::shared_ptr<core>& c);
+
+void on_accept(const std::shared_ptr<core>& c, error_code ec,
+               tcp::socket socket) {
+  if (ec == net::error::operation_aborted || c->stopping.load())
+    return;
+  if (ec) {
+    c->accept_retry.expires_after(accept_retry_delay);
+    c->accept_retry.async_wait([c](error_code wait_ec) {
+      if (!wait_ec && !c->stopping.load())
+        do_accept(c);
+    });
+    return;
+  }
+  if (c->connections.load() >= c->opts.max_connections) {
+    socket.close(ec);
+    return do_accept(c);
+  }
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) {
+    // The peer is already gone.
+    socket.close(ec);
+    return do_accept(c);
+  }
+  socket.set_option(tcp::no_delay{true}, ec);
+  c->connections.fetch_add(1);
+  auto s = std::make_shared<session>(c, std::move(socket),
+                                     remote.address().to_string());
+  s->run();
+  do_accept(c);
+}
+
+void do_accept(const std::shared_ptr<core>& c) {
+  c->acceptor.async_accept(net::make_strand(c->ioc),
+                           [c](error_code ec, tcp::socket socket) {
+                             on_accept(c, ec, std::move(socket));
+                           });
+}
+
+void run_io(core& c) {
+  for (;;) {
+    try {
+      c.ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      // A completion handler threw (out of memory); unwinding released its
+      // session, so keep serving the others.
+      std::fprintf(stderr, "rouse http: I/O handler failed: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "rouse http: I/O handler failed\n");
+    }
+  }
+}
+
+caf::error listen_error(const std::string& where, const error_code& ec) {
+  return make_error(errc::invalid_config, "listen " + where + ": "
+                                            + ec.message());
+}
+
+caf::error check(const server_options& opts, const handler& h) {
+  auto bad = [](const char* what) {
+    return make_error(errc::invalid_config,
+                      std::string{"http server: "} + what);
+  };
+  if (!h)
+    return bad("no request handler");
+  if (opts.threads == 0)
+    return bad("threads must be at least 1");
+  if (opts.max_header_bytes == 0)
+    return bad("max_header_bytes must be at least 1");
+  if (opts.max_connections == 0)
+    return bad("max_connections must be at least 1");
+  using zero = std::chrono::milliseconds;
+  if (opts.read_timeout <= zero{0} || opts.idle_timeout <= zero{0}
+      || opts.write_timeout <= zero{0})
+    return bad("timeouts must be positive");
+  return {};
+}
+
+} // namespace
+
+struct server::impl {
+  std::shared_ptr<core> c;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  std::mutex stop_mu;
+  bool stopped = false; // guarded by stop_mu
+};
+
+server::server(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+}
+
+server::~server() {
+  stop();
+}
+
+uint16_t server::port() const noexcept {
+  return impl_->port;
+}
+
+caf::expected<std::unique_ptr<server>> server::start(server_options opts,
+                                                     handler h) {
+  if (auto err = check(opts, h))
+    return err;
+  const std::string where = opts.host + ":" + std::to_string(opts.port);
+  try {
+    auto c = std::make_shared<core>(std::move(opts), std::move(h));
+    error_code ec;
+    tcp::endpoint endpoint;
+    auto address = net::ip::make_address(c->opts.host, ec);
+    if (!ec) {
+      endpoint = tcp::endpoint{address, c->opts.port};
+    } else {
+      tcp::resolver resolver{c->ioc};
+      auto results = resolver.resolve(c->opts.host,
+                                      std::to_string(c->opts.port),
+                                      tcp::resolver::passive, ec);
+      if (ec)
+        return listen_error(where, ec);
+      if (results.empty())
+        return make_error(errc::invalid_config,
+                          "listen " + where + ": no address");
+      endpoint = results.begin()->endpoint();
+    }
+    auto& acceptor = c->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec)
+      acceptor.set_option(net::socket_base::reuse_address{true}, ec);
+    if (!ec)
+      acceptor.bind(endpoint, ec);
+    if (!ec)
+      acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      return listen_error(where, ec);
+    auto bound = acceptor.local_endpoint(ec);
+    if (ec)
+      return listen_error(where, ec);
+    auto ptr = std::make_unique<impl>();
+    ptr->c = c;
+    ptr->port = bound.port();
+    std::unique_ptr<server> srv{new server{std::move(ptr)}};
+    net::post(acceptor.get_executor(), [c] { do_accept(c); });
+    for (unsigned i = 0; i < c->opts.threads; ++i)
+      srv->impl_->threads.emplace_back([raw = c.get()] { run_io(*raw); });
+    return srv;
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_config, "listen " + where + ": "
+                                              + e.what());
+  }
+}
+
+void server::stop() {
+  std::lock_guard<std::mutex> guard{impl_->stop_mu};
+  if (impl_->stopped)
+    return;
+  impl_->stopped = true;
+  auto& c = impl_->c;
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard<std::mutex> sessions_guard{c->sessions_mu};
+    c->stopping.store(true);
+    live.reserve(c->sessions.size());
+    for (auto* s : c->sessions)
+      if (auto ptr = s->weak_from_this().lock())
+        live.push_back(std::move(ptr));
+  }
+  while (c->posting.load() != 0)
+    std::this_thread::yield();
+  net::post(c->acceptor.get_executor(), [c] {
+    error_code ec;
+    c->acceptor.close(ec);
+    c->accept_retry.cancel();
+  });
+  for (auto& s : live)
+    s->close_soon();
+  live.clear();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+  impl_->threads.clear();
+}
+
+response error_response(int status, std::string_view message) {
+  response r;
+  r.status = status;
+  r.body.reserve(message.size() + 16);
+  r.body += "{\"error\":";
+  r.body += json_quote(message);
+  r.body += '}';
+  return r;
+}
+
+std::string json_quote(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      auto len = utf8_sequence_length(s, i);
+      if (len == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0x0F];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+  return out;
+}
+
+} // namespace rouse::http
