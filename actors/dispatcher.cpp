@@ -1,5 +1,6 @@
-// Dispatcher behavior. Every transition is committed before the next step happens, so a
-// crash at any point leaves a state that recovery can resume from (running -> retried).
+// Dispatcher behavior. Every transition is committed before the next step
+// happens, so a crash at any point leaves a state that recovery can resume from
+// (running -> retried).
 #include "actors/dispatcher.hpp"
 
 #include "runtime/metrics/metrics.hpp"
@@ -18,8 +19,8 @@ namespace {
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 struct dispatcher_state {
@@ -36,7 +37,8 @@ const trigger_entry* find_trigger(dispatcher_pointer self,
   return i == self->state.by_name.end() ? nullptr : i->second;
 }
 
-// Stores `run` and, once committed, sends `then` to the governor of its trigger.
+// Stores `run` and, once committed, sends `then` to the governor of its
+// trigger.
 void store_final(dispatcher_pointer self, run_record run) {
   auto* trig = find_trigger(self, run.trigger);
   store::run_op op;
@@ -59,91 +61,91 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
   for (const auto& trig : self->state.cfg.table->triggers)
     self->state.by_name.emplace(trig.name, &trig);
   return {
-    [=](launch_atom, run_record& run) {
-      auto now = now_ns();
-      run.attempt += 1;
-      run.started_ns = now;
-      run.transition(run_state::running, now,
-                     "attempt " + std::to_string(run.attempt));
-      store::run_op op;
-      op.run = run;
-      auto hdl = caf::actor_cast<dispatcher_actor>(self);
-      op.done = [hdl, run = std::move(run)](caf::error err) mutable {
-        if (err)
-          std::cerr << "rouse: storing run " << run.id
-                    << " as running failed: " << describe(err) << "\n";
-        caf::anon_send(hdl, started_atom::value, !err, std::move(run));
-      };
-      self->state.cfg.journal->submit(std::move(op));
-    },
-    [=](started_atom, bool ok, run_record& run) {
-      auto* trig = find_trigger(self, run.trigger);
-      if (!ok || trig == nullptr) {
-        // Not marked running (or the trigger is gone): leave the stored state as it
-        // is for recovery and free the slot.
-        if (trig != nullptr)
-          self->send(trig->governor, release_atom::value, run.id);
-        return;
-      }
-      auto ev = self->state.cfg.db->get_event(run.event_seq);
-      if (!ev || !*ev) {
-        run_outcome missing;
-        missing.error = ev ? "event " + std::to_string(run.event_seq)
-                               + " is no longer stored"
-                           : describe(ev.error());
-        self->send(self, outcome_atom::value, std::move(run),
-                   std::move(missing));
-        return;
-      }
-      auto& metrics = *self->state.cfg.metrics;
-      metrics.runs_started.inc(metrics::label("trigger", run.trigger));
-      if ((*ev)->received_ns > 0 && run.attempt == 1)
-        metrics.event_to_run_seconds.observe(
-          static_cast<double>(run.started_ns - (*ev)->received_ns) / 1e9);
-      run_request req{run.id, run.trigger, run.attempt, std::move(**ev)};
-      auto timeout = trig->timeout.count() > 0
-                       ? caf::duration{trig->timeout}
-                       : caf::duration{caf::infinite};
-      self->request(trig->handler, timeout, run_atom::value, std::move(req))
-        .then(
-          [=](run_outcome& outcome) mutable {
-            self->send(self, outcome_atom::value, std::move(run),
-                       std::move(outcome));
-          },
-          [=](caf::error& err) mutable {
-            run_outcome failed;
-            failed.error = "handler: " + caf::to_string(err);
-            failed.finished_ns = now_ns();
-            self->send(self, outcome_atom::value, std::move(run),
-                       std::move(failed));
-          });
-    },
-    [=](outcome_atom, run_record& run, run_outcome& outcome) {
-      auto now = now_ns();
-      run.exit_code = outcome.exit_code;
-      run.term_signal = outcome.term_signal;
-      run.stdout_text = std::move(outcome.stdout_text);
-      run.stderr_text = std::move(outcome.stderr_text);
-      run.output_truncated = outcome.output_truncated;
-      run.error = outcome.error;
-      run.finished_ns = outcome.finished_ns > 0 ? outcome.finished_ns : now;
-      auto state = outcome.ok ? run_state::succeeded : run_state::failed;
-      std::string note = outcome.ok ? "exit 0"
-                         : !outcome.error.empty()
-                           ? outcome.error
-                           : "exit " + std::to_string(outcome.exit_code);
-      run.transition(state, now, std::move(note));
-      self->state.cfg.metrics->runs_finished.inc(
-        metrics::label("trigger", run.trigger) + ","
-        + metrics::label("outcome", to_string(state)));
-      store_final(self, std::move(run));
-    },
+      [=](launch_atom, run_record& run) {
+        auto now = now_ns();
+        run.attempt += 1;
+        run.started_ns = now;
+        run.transition(run_state::running, now,
+                       "attempt " + std::to_string(run.attempt));
+        store::run_op op;
+        op.run = run;
+        auto hdl = caf::actor_cast<dispatcher_actor>(self);
+        op.done = [hdl, run = std::move(run)](caf::error err) mutable {
+          if (err)
+            std::cerr << "rouse: storing run " << run.id
+                      << " as running failed: " << describe(err) << "\n";
+          caf::anon_send(hdl, started_atom::value, !err, std::move(run));
+        };
+        self->state.cfg.journal->submit(std::move(op));
+      },
+      [=](started_atom, bool ok, run_record& run) {
+        auto* trig = find_trigger(self, run.trigger);
+        if (!ok || trig == nullptr) {
+          // Not marked running (or the trigger is gone): leave the stored state
+          // as it is for recovery and free the slot.
+          if (trig != nullptr)
+            self->send(trig->governor, release_atom::value, run.id);
+          return;
+        }
+        auto ev = self->state.cfg.db->get_event(run.event_seq);
+        if (!ev || !*ev) {
+          run_outcome missing;
+          missing.error = ev ? "event " + std::to_string(run.event_seq)
+                                   + " is no longer stored"
+                             : describe(ev.error());
+          self->send(self, outcome_atom::value, std::move(run),
+                     std::move(missing));
+          return;
+        }
+        auto& metrics = *self->state.cfg.metrics;
+        metrics.runs_started.inc(metrics::label("trigger", run.trigger));
+        if ((*ev)->received_ns > 0 && run.attempt == 1)
+          metrics.event_to_run_seconds.observe(
+              static_cast<double>(run.started_ns - (*ev)->received_ns) / 1e9);
+        run_request req{run.id, run.trigger, run.attempt, std::move(**ev)};
+        auto timeout = trig->timeout.count() > 0 ? caf::duration{trig->timeout}
+                                                 : caf::duration{caf::infinite};
+        self->request(trig->handler, timeout, run_atom::value, std::move(req))
+            .then(
+                [=](run_outcome& outcome) mutable {
+                  self->send(self, outcome_atom::value, std::move(run),
+                             std::move(outcome));
+                },
+                [=](caf::error& err) mutable {
+                  run_outcome failed;
+                  failed.error = "handler: " + caf::to_string(err);
+                  failed.finished_ns = now_ns();
+                  self->send(self, outcome_atom::value, std::move(run),
+                             std::move(failed));
+                });
+      },
+      [=](outcome_atom, run_record& run, run_outcome& outcome) {
+        auto now = now_ns();
+        run.exit_code = outcome.exit_code;
+        run.term_signal = outcome.term_signal;
+        run.stdout_text = std::move(outcome.stdout_text);
+        run.stderr_text = std::move(outcome.stderr_text);
+        run.output_truncated = outcome.output_truncated;
+        run.error = outcome.error;
+        run.finished_ns = outcome.finished_ns > 0 ? outcome.finished_ns : now;
+        auto state = outcome.ok ? run_state::succeeded : run_state::failed;
+        std::string note = outcome.ok ? "exit 0"
+                           : !outcome.error.empty()
+                               ? outcome.error
+                               : "exit " + std::to_string(outcome.exit_code);
+        run.transition(state, now, std::move(note));
+        self->state.cfg.metrics->runs_finished.inc(
+            metrics::label("trigger", run.trigger) + ","
+            + metrics::label("outcome", to_string(state)));
+        store_final(self, std::move(run));
+      },
   };
 }
 
 } // namespace
 
-dispatcher_actor spawn_dispatcher(caf::actor_system& sys, dispatcher_config cfg) {
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  dispatcher_config cfg) {
   return sys.spawn(dispatcher, std::move(cfg));
 }
 

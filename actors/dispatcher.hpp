@@ -1,5 +1,6 @@
-// The dispatcher: moves each admitted run to `running` (stored), calls the trigger's
-// handler, stores the outcome, then releases the run's slot at its governor.
+// The dispatcher: moves each admitted run to `running` (stored), calls the
+// trigger's handler, stores the outcome, then releases the run's slot at its
+// governor.
 #pragma once
 
 #include "actors/trigger_table.hpp"
@@ -27,6 +28,7 @@ struct dispatcher_config {
 };
 
 /// Spawns the dispatcher.
-dispatcher_actor spawn_dispatcher(caf::actor_system& sys, dispatcher_config cfg);
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  dispatcher_config cfg);
 
 } // namespace rouse

@@ -1,5 +1,5 @@
-// Exec handler behavior: start the process on the runner, keep the response promise,
-// and deliver it when the runner posts the exit back to this actor.
+// Exec handler behavior: start the process on the runner, keep the response
+// promise, and deliver it when the runner posts the exit back to this actor.
 #include "actors/exec_handler.hpp"
 
 #include "runtime/exec/process_runner.hpp"
@@ -16,7 +16,8 @@ namespace {
 struct exec_handler_state {
   exec_handler_config cfg;
   uint64_t next_token = 0;
-  std::unordered_map<uint64_t, caf::typed_response_promise<run_outcome>> pending;
+  std::unordered_map<uint64_t, caf::typed_response_promise<run_outcome>>
+      pending;
   static inline const char* name = "exec_handler";
 };
 
@@ -24,16 +25,16 @@ using exec_pointer = exec_handler_actor::stateful_pointer<exec_handler_state>;
 
 run_outcome to_outcome(exec::process_result&& r) {
   run_outcome o;
-  o.ok = !r.spawn_failed && !r.timed_out && r.term_signal == 0
-         && r.exit_code == 0;
+  o.ok =
+      !r.spawn_failed && !r.timed_out && r.term_signal == 0 && r.exit_code == 0;
   o.exit_code = r.exit_code;
   o.term_signal = r.term_signal;
   o.timed_out = r.timed_out;
   o.error = std::move(r.error);
   if (o.error.empty() && !o.ok)
     o.error = r.term_signal != 0
-                ? "killed by signal " + std::to_string(r.term_signal)
-                : "exit " + std::to_string(r.exit_code);
+                  ? "killed by signal " + std::to_string(r.term_signal)
+                  : "exit " + std::to_string(r.exit_code);
   o.stdout_text = std::move(r.stdout_text);
   o.stderr_text = std::move(r.stderr_text);
   o.output_truncated = r.stdout_truncated || r.stderr_truncated;
@@ -46,34 +47,35 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
                                                exec_handler_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
-    [=](run_atom, run_request& req) -> caf::typed_response_promise<run_outcome> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<run_outcome>();
-      exec::process_spec spec;
-      spec.argv = st.cfg.argv;
-      spec.env = run_environment(st.cfg, req);
-      spec.cwd = st.cfg.cwd;
-      spec.stdin_data = json::encode_cloudevent(req.ev);
-      spec.timeout = st.cfg.timeout;
-      spec.kill_grace = st.cfg.kill_grace;
-      spec.max_output_bytes = st.cfg.output_cap_bytes;
-      auto token = ++st.next_token;
-      st.pending.emplace(token, rp);
-      auto hdl = caf::actor_cast<exec_handler_actor>(self);
-      st.cfg.runner->start(std::move(spec),
-                           [hdl, token](exec::process_result result) {
-                             caf::anon_send(hdl, exited_atom::value, token,
-                                            to_outcome(std::move(result)));
-                           });
-      return rp;
-    },
-    [=](exited_atom, uint64_t token, run_outcome& outcome) {
-      auto i = self->state.pending.find(token);
-      if (i == self->state.pending.end())
-        return;
-      i->second.deliver(std::move(outcome));
-      self->state.pending.erase(i);
-    },
+      [=](run_atom,
+          run_request& req) -> caf::typed_response_promise<run_outcome> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<run_outcome>();
+        exec::process_spec spec;
+        spec.argv = st.cfg.argv;
+        spec.env = run_environment(st.cfg, req);
+        spec.cwd = st.cfg.cwd;
+        spec.stdin_data = json::encode_cloudevent(req.ev);
+        spec.timeout = st.cfg.timeout;
+        spec.kill_grace = st.cfg.kill_grace;
+        spec.max_output_bytes = st.cfg.output_cap_bytes;
+        auto token = ++st.next_token;
+        st.pending.emplace(token, rp);
+        auto hdl = caf::actor_cast<exec_handler_actor>(self);
+        st.cfg.runner->start(std::move(spec),
+                             [hdl, token](exec::process_result result) {
+                               caf::anon_send(hdl, exited_atom::value, token,
+                                              to_outcome(std::move(result)));
+                             });
+        return rp;
+      },
+      [=](exited_atom, uint64_t token, run_outcome& outcome) {
+        auto i = self->state.pending.find(token);
+        if (i == self->state.pending.end())
+          return;
+        i->second.deliver(std::move(outcome));
+        self->state.pending.erase(i);
+      },
   };
 }
 

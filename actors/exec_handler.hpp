@@ -1,6 +1,7 @@
-// The exec handler: runs one trigger's command as a process per run attempt (argv array,
-// no shell), with the event on stdin and the run described in the environment. Process
-// supervision happens on the process runner's thread (runtime/exec), never on the pool.
+// The exec handler: runs one trigger's command as a process per run attempt
+// (argv array, no shell), with the event on stdin and the run described in the
+// environment. Process supervision happens on the process runner's thread
+// (runtime/exec), never on the pool.
 #pragma once
 
 #include "messages/interfaces.hpp"
@@ -26,7 +27,8 @@ struct exec_handler_config {
   std::vector<std::string> argv;
   /// Working directory of the process.
   std::string cwd;
-  /// Extra environment entries (after the inherited environment, before ROUSE_*).
+  /// Extra environment entries (after the inherited environment, before
+  /// ROUSE_*).
   std::vector<std::pair<std::string, std::string>> env;
   /// 0 = no limit; then SIGTERM to the process group, SIGKILL after kill_grace.
   std::chrono::milliseconds timeout{0};

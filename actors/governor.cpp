@@ -22,12 +22,14 @@ using governor_pointer = governor_actor::stateful_pointer<governor_state>;
 
 void pump(governor_pointer self) {
   auto& st = self->state;
-  while (!st.waiting.empty()
-         && (st.cfg.concurrency == 0 || st.running.size() < st.cfg.concurrency)) {
+  while (
+      !st.waiting.empty()
+      && (st.cfg.concurrency == 0 || st.running.size() < st.cfg.concurrency)) {
     auto run = std::move(st.waiting.front());
     st.waiting.pop_front();
     if (!st.running.insert(run.id).second)
-      continue; // already executing: an admission can arrive twice after recovery
+      continue; // already executing: an admission can arrive twice after
+                // recovery
     self->send(st.cfg.dispatcher, launch_atom::value, std::move(run));
   }
 }
@@ -36,14 +38,14 @@ governor_actor::behavior_type governor(governor_pointer self,
                                        governor_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
-    [=](admit_atom, run_record& run) {
-      self->state.waiting.push_back(std::move(run));
-      pump(self);
-    },
-    [=](release_atom, const std::string& run_id) {
-      self->state.running.erase(run_id);
-      pump(self);
-    },
+      [=](admit_atom, run_record& run) {
+        self->state.waiting.push_back(std::move(run));
+        pump(self);
+      },
+      [=](release_atom, const std::string& run_id) {
+        self->state.running.erase(run_id);
+        pump(self);
+      },
   };
 }
 

@@ -1,5 +1,6 @@
-// A governor: admits one trigger's pending runs under its flow-control policy. For now the
-// policy is a concurrency limit; rate, debounce, batch and the rest build on this actor.
+// A governor: admits one trigger's pending runs under its flow-control policy.
+// For now the policy is a concurrency limit; rate, debounce, batch and the rest
+// build on this actor.
 #pragma once
 
 #include "messages/interfaces.hpp"
@@ -13,8 +14,9 @@ namespace rouse {
 
 struct governor_config {
   std::string trigger;
-  /// Most runs of the trigger executing at once; 0 means no limit. Runs over the limit
-  /// wait in memory in arrival order (they are durable as `pending` in the store).
+  /// Most runs of the trigger executing at once; 0 means no limit. Runs over
+  /// the limit wait in memory in arrival order (they are durable as `pending`
+  /// in the store).
   uint32_t concurrency = 0;
   dispatcher_actor dispatcher;
 };

@@ -1,5 +1,5 @@
-// Host bootstrap and shutdown: the order of steps is what makes recovery safe (see
-// docs/architecture.md, "Startup and recovery").
+// Host bootstrap and shutdown: the order of steps is what makes recovery safe
+// (see docs/architecture.md, "Startup and recovery").
 #include "actors/host.hpp"
 
 #include "actors/dispatcher.hpp"
@@ -43,7 +43,8 @@ struct host::impl {
       std::cerr << "rouse: " << line << std::endl;
   }
 
-  // Runs on the journal thread after each commit: hand new events to their shards.
+  // Runs on the journal thread after each commit: hand new events to their
+  // shards.
   void on_committed(std::vector<event>&& events) {
     if (shards.empty() || events.empty())
       return;
@@ -66,14 +67,15 @@ struct host::impl {
     for (const auto& t : opts.cfg.triggers) {
       if (t.run.actor.empty())
         continue;
-      auto found = std::any_of(opts.actor_handlers.begin(),
-                               opts.actor_handlers.end(),
-                               [&](const auto& h) { return h.first == t.run.actor; });
+      auto found =
+          std::any_of(opts.actor_handlers.begin(), opts.actor_handlers.end(),
+                      [&](const auto& h) { return h.first == t.run.actor; });
       if (!found)
         return make_error(errc::invalid_config,
                           opts.cfg.file + ":" + std::to_string(t.line)
-                            + ": triggers." + t.name + ".run.actor: no handler actor \""
-                            + t.run.actor + "\" is registered by this program");
+                              + ": triggers." + t.name
+                              + ".run.actor: no handler actor \"" + t.run.actor
+                              + "\" is registered by this program");
     }
     return {};
   }
@@ -101,8 +103,9 @@ struct host::impl {
         exec_handler_config ec;
         ec.trigger = t.name;
         ec.argv = t.run.exec;
-        // A relative command path ("./agents/review.sh") is relative to the config
-        // file, like every other path in it; a bare name is searched in PATH.
+        // A relative command path ("./agents/review.sh") is relative to the
+        // config file, like every other path in it; a bare name is searched in
+        // PATH.
         if (!ec.argv.empty() && ec.argv[0].find('/') != std::string::npos)
           ec.argv[0] = resolve(ec.argv[0]);
         ec.cwd = t.run.cwd.empty() ? opts.cfg.base_dir : resolve(t.run.cwd);
@@ -115,8 +118,8 @@ struct host::impl {
         auto hdl = spawn_exec_handler(*sys, std::move(ec));
         exec_handlers.push_back(hdl);
         entry.handler = caf::actor_cast<handler_actor>(hdl);
-        // The exec handler enforces the timeout on the process itself; the request
-        // only needs to outlive it.
+        // The exec handler enforces the timeout on the process itself; the
+        // request only needs to outlive it.
         entry.timeout = std::chrono::milliseconds{0};
       }
       table->triggers.push_back(std::move(entry));
@@ -162,8 +165,9 @@ struct host::impl {
               });
     size_t resumed = 0;
     for (auto& run : unfinished) {
-      auto i = std::find_if(table->triggers.begin(), table->triggers.end(),
-                            [&](const auto& t) { return t.name == run.trigger; });
+      auto i =
+          std::find_if(table->triggers.begin(), table->triggers.end(),
+                       [&](const auto& t) { return t.name == run.trigger; });
       if (i == table->triggers.end()) {
         log("run " + run.id + " belongs to trigger \"" + run.trigger
             + "\", which is no longer configured; left as "
@@ -176,7 +180,8 @@ struct host::impl {
       caf::anon_send(i->governor, admit_atom::value, std::move(run));
       ++resumed;
     }
-    // 2. Events committed but not yet decided: replay from each shard's checkpoint.
+    // 2. Events committed but not yet decided: replay from each shard's
+    // checkpoint.
     auto n = static_cast<uint32_t>(shards.size());
     std::vector<uint64_t> marks(n);
     uint64_t from = db->last_seq();
@@ -210,8 +215,9 @@ struct host::impl {
       from = through;
     }
     if (resumed > 0 || replayed > 0)
-      log("recovered " + std::to_string(resumed) + " unfinished run(s), replayed "
-          + std::to_string(replayed) + " undecided event(s)");
+      log("recovered " + std::to_string(resumed)
+          + " unfinished run(s), replayed " + std::to_string(replayed)
+          + " undecided event(s)");
     return {};
   }
 
@@ -234,8 +240,8 @@ struct host::impl {
     bye(dispatcher);
     for (auto& e : exec_handlers)
       bye(e);
-    // Processes still running are killed; their runs stay `running` in the store
-    // and are retried at the next start.
+    // Processes still running are killed; their runs stay `running` in the
+    // store and are retried at the next start.
     runner.reset();
     if (journal)
       journal->stop();
@@ -249,8 +255,7 @@ struct host::impl {
   }
 };
 
-host::host() : impl_(std::make_unique<impl>()) {
-}
+host::host() : impl_(std::make_unique<impl>()) {}
 
 host::~host() {
   stop();
@@ -278,29 +283,28 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
 
   auto* self = &d;
   d.journal = std::make_unique<store::journal>(
-    *d.db, store::journal_options{},
-    [self](std::vector<event>&& evs) { self->on_committed(std::move(evs)); },
-    [self](double seconds, std::size_t, std::size_t) {
-      self->metrics.journal_commit_seconds.observe(seconds);
-    });
+      *d.db, store::journal_options{},
+      [self](std::vector<event>&& evs) { self->on_committed(std::move(evs)); },
+      [self](double seconds, std::size_t, std::size_t) {
+        self->metrics.journal_commit_seconds.observe(seconds);
+      });
   d.metrics.add_gauge("rouse_journal_backlog",
-                      "Journal operations queued or being committed.",
-                      [self] {
+                      "Journal operations queued or being committed.", [self] {
                         return self->journal ? double(self->journal->backlog())
                                              : 0.0;
                       });
   d.metrics.add_gauge("rouse_journal_last_seq",
-                      "Sequence number of the newest committed event.",
-                      [self] { return self->db ? double(self->db->last_seq()) : 0.0; });
-  d.metrics.add_gauge("rouse_exec_running", "Handler processes running.",
-                      [self] {
-                        return self->runner ? double(self->runner->running()) : 0.0;
+                      "Sequence number of the newest committed event.", [self] {
+                        return self->db ? double(self->db->last_seq()) : 0.0;
                       });
+  d.metrics.add_gauge(
+      "rouse_exec_running", "Handler processes running.",
+      [self] { return self->runner ? double(self->runner->running()) : 0.0; });
   d.runner = std::make_shared<exec::process_runner>();
 
-  // The listener comes first so ROUSE_API is known to every run, but it answers 503
-  // until the pipeline is built and recovery has been queued: live events must reach
-  // the shards after the replayed ones.
+  // The listener comes first so ROUSE_API is known to every run, but it answers
+  // 503 until the pipeline is built and recovery has been queued: live events
+  // must reach the shards after the replayed ones.
   api::api_config ac;
   ac.db = d.db.get();
   ac.journal = d.journal.get();
@@ -314,29 +318,30 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   ho.threads = node.http_threads;
   ho.max_body_bytes = node.max_body_bytes;
   auto server = http::server::start(
-    ho, [self, api_handler](http::request&& req, http::responder respond) {
-      if (!self->ready.load(std::memory_order_acquire)) {
-        auto r = http::error_response(503, "rouse is starting");
-        r.headers.push_back({"Retry-After", "1"});
-        return respond(std::move(r));
-      }
-      api_handler(std::move(req), std::move(respond));
-    });
+      ho, [self, api_handler](http::request&& req, http::responder respond) {
+        if (!self->ready.load(std::memory_order_acquire)) {
+          auto r = http::error_response(503, "rouse is starting");
+          r.headers.push_back({"Retry-After", "1"});
+          return respond(std::move(r));
+        }
+        api_handler(std::move(req), std::move(respond));
+      });
   if (!server)
     return std::move(server.error());
   d.server = std::move(*server);
   auto host_part = node.listen_host.find(':') != std::string::npos
-                     ? "[" + node.listen_host + "]"
-                     : node.listen_host;
+                       ? "[" + node.listen_host + "]"
+                       : node.listen_host;
   d.api_url = "http://" + host_part + ":" + std::to_string(d.server->port());
 
   d.build_pipeline();
   if (auto err = d.recover())
     return err;
   d.ready.store(true, std::memory_order_release);
-  d.log("serving " + d.api_url + " with " + std::to_string(d.table->triggers.size())
-        + " trigger(s), store " + node.data_dir + " (last seq "
-        + std::to_string(d.db->last_seq()) + ")");
+  d.log("serving " + d.api_url + " with "
+        + std::to_string(d.table->triggers.size()) + " trigger(s), store "
+        + node.data_dir + " (last seq " + std::to_string(d.db->last_seq())
+        + ")");
   return h;
 }
 
@@ -353,8 +358,9 @@ std::string host::api_url() const {
 }
 
 void host::emit(
-  std::vector<event> events,
-  std::function<void(caf::expected<std::vector<store::append_outcome>>)> done) {
+    std::vector<event> events,
+    std::function<void(caf::expected<std::vector<store::append_outcome>>)>
+        done) {
   for (auto& ev : events)
     ev.received_by = "embed";
   store::append_op op;

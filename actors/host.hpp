@@ -1,6 +1,6 @@
-// A rouse host: the store, the journal, the actor pipeline and the HTTP API, started from
-// a config. `rouse serve` is a thin shell over it; embedding programs use it directly and
-// may register their own C++ handler actors.
+// A rouse host: the store, the journal, the actor pipeline and the HTTP API,
+// started from a config. `rouse serve` is a thin shell over it; embedding
+// programs use it directly and may register their own C++ handler actors.
 #pragma once
 
 #include "messages/errc.hpp"
@@ -33,11 +33,12 @@ struct host_options {
   bool verbose = true;
 };
 
-/// Thread safety: start() and stop() from one thread; emit(), port() and db() from any.
+/// Thread safety: start() and stop() from one thread; emit(), port() and db()
+/// from any.
 class host {
 public:
-  /// Opens the store, recovers, spawns the pipeline in `sys` and starts the HTTP
-  /// listener. `sys` must outlive the host.
+  /// Opens the store, recovers, spawns the pipeline in `sys` and starts the
+  /// HTTP listener. `sys` must outlive the host.
   static caf::expected<std::unique_ptr<host>> start(caf::actor_system& sys,
                                                     host_options opts);
 
@@ -45,9 +46,9 @@ public:
   host(const host&) = delete;
   host& operator=(const host&) = delete;
 
-  /// Stops accepting requests, stops the pipeline's actors, commits what the journal
-  /// holds and closes the store. Runs still executing stay `running` in the store and
-  /// are retried at the next start. Idempotent.
+  /// Stops accepting requests, stops the pipeline's actors, commits what the
+  /// journal holds and closes the store. Runs still executing stay `running` in
+  /// the store and are retried at the next start. Idempotent.
   void stop();
 
   /// Returns the bound HTTP port.
@@ -56,11 +57,12 @@ public:
   /// Returns the API base URL, e.g. "http://127.0.0.1:7700".
   std::string api_url() const;
 
-  /// Stores events as if posted to /api/events (received_by "embed"); `done` runs on
-  /// the journal thread after the commit.
-  void emit(std::vector<event> events,
-            std::function<void(caf::expected<std::vector<store::append_outcome>>)>
-              done);
+  /// Stores events as if posted to /api/events (received_by "embed"); `done`
+  /// runs on the journal thread after the commit.
+  void
+  emit(std::vector<event> events,
+       std::function<void(caf::expected<std::vector<store::append_outcome>>)>
+           done);
 
   /// The store, for reads (runs, events).
   store::store& db() noexcept;

@@ -1,5 +1,5 @@
-// Router shard behavior: match, create pending runs, commit them with the checkpoint,
-// then hand the runs that were new to their triggers' governors.
+// Router shard behavior: match, create pending runs, commit them with the
+// checkpoint, then hand the runs that were new to their triggers' governors.
 #include "actors/router_shard.hpp"
 
 #include "runtime/store/journal.hpp"
@@ -15,8 +15,8 @@ namespace {
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 struct router_shard_state {
@@ -80,44 +80,45 @@ router_shard_actor::behavior_type router_shard(shard_pointer self,
                                                router_shard_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
-    [=](route_atom, uint64_t through, std::vector<event>& events) {
-      auto& st = self->state;
-      for (auto& ev : events)
-        st.buffered.push_back(std::move(ev));
-      st.buffered_through = std::max(st.buffered_through, through);
-      flush(self);
-    },
-    [=](routed_atom, bool ok, std::vector<run_record>& created) {
-      auto& st = self->state;
-      if (!ok) {
-        // Keep the decision and its order: put it back in front and retry. The
-        // journal reports the cause (usually a full map) to the senders of events.
-        std::cerr << "rouse: shard " << st.cfg.index
-                  << ": storing a routing decision failed; retrying in 1s\n";
-        for (auto& ev : st.buffered)
-          st.in_flight.push_back(std::move(ev));
-        st.buffered = std::move(st.in_flight);
-        st.buffered_through = std::max(st.buffered_through,
-                                       st.in_flight_through);
+      [=](route_atom, uint64_t through, std::vector<event>& events) {
+        auto& st = self->state;
+        for (auto& ev : events)
+          st.buffered.push_back(std::move(ev));
+        st.buffered_through = std::max(st.buffered_through, through);
+        flush(self);
+      },
+      [=](routed_atom, bool ok, std::vector<run_record>& created) {
+        auto& st = self->state;
+        if (!ok) {
+          // Keep the decision and its order: put it back in front and retry.
+          // The journal reports the cause (usually a full map) to the senders
+          // of events.
+          std::cerr << "rouse: shard " << st.cfg.index
+                    << ": storing a routing decision failed; retrying in 1s\n";
+          for (auto& ev : st.buffered)
+            st.in_flight.push_back(std::move(ev));
+          st.buffered = std::move(st.in_flight);
+          st.buffered_through =
+              std::max(st.buffered_through, st.in_flight_through);
+          st.in_flight.clear();
+          self->delayed_send(self, std::chrono::seconds{1}, retry_atom::value);
+          return;
+        }
         st.in_flight.clear();
-        self->delayed_send(self, std::chrono::seconds{1}, retry_atom::value);
-        return;
-      }
-      st.in_flight.clear();
-      st.busy = false;
-      const auto& table = *st.cfg.table;
-      for (auto& run : created)
-        for (const auto& trig : table.triggers)
-          if (trig.name == run.trigger) {
-            self->send(trig.governor, admit_atom::value, std::move(run));
-            break;
-          }
-      flush(self);
-    },
-    [=](retry_atom) {
-      self->state.busy = false;
-      flush(self);
-    },
+        st.busy = false;
+        const auto& table = *st.cfg.table;
+        for (auto& run : created)
+          for (const auto& trig : table.triggers)
+            if (trig.name == run.trigger) {
+              self->send(trig.governor, admit_atom::value, std::move(run));
+              break;
+            }
+        flush(self);
+      },
+      [=](retry_atom) {
+        self->state.busy = false;
+        flush(self);
+      },
   };
 }
 

@@ -1,5 +1,6 @@
-// A router shard: decides which triggers each committed event of its partition fires,
-// strictly in journal order, and records each decision together with its checkpoint.
+// A router shard: decides which triggers each committed event of its partition
+// fires, strictly in journal order, and records each decision together with its
+// checkpoint.
 #pragma once
 
 #include "actors/trigger_table.hpp"
@@ -27,12 +28,13 @@ struct router_shard_config {
 /// Returns the checkpoint name of shard `index`.
 std::string shard_consumer_name(uint32_t index);
 
-/// Returns the shard of `ev` among `shards`: a hash of (source, subject), so every
-/// event of one subject is decided by one shard, in journal order.
+/// Returns the shard of `ev` among `shards`: a hash of (source, subject), so
+/// every event of one subject is decided by one shard, in journal order.
 uint32_t shard_of(const event& ev, uint32_t shards);
 
-/// Spawns a router shard. It keeps at most one decision in flight: events that arrive
-/// meanwhile are decided together in the next one, which keeps order and batches writes.
+/// Spawns a router shard. It keeps at most one decision in flight: events that
+/// arrive meanwhile are decided together in the next one, which keeps order and
+/// batches writes.
 router_shard_actor spawn_router_shard(caf::actor_system& sys,
                                       router_shard_config cfg);
 

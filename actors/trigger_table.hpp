@@ -1,5 +1,6 @@
-// The immutable table of triggers router shards and the dispatcher share: the compiled
-// matcher plus, per trigger, its governor and handler. Swapped as a whole, never mutated.
+// The immutable table of triggers router shards and the dispatcher share: the
+// compiled matcher plus, per trigger, its governor and handler. Swapped as a
+// whole, never mutated.
 #pragma once
 
 #include "messages/interfaces.hpp"
@@ -18,7 +19,8 @@ struct trigger_entry {
   bool enabled = true;
   governor_actor governor;
   handler_actor handler;
-  /// Timeout for a handler's answer; exec handlers enforce their own on the process.
+  /// Timeout for a handler's answer; exec handlers enforce their own on the
+  /// process.
   std::chrono::milliseconds timeout{0};
 };
 

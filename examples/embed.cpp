@@ -1,7 +1,8 @@
-// Shows how a C++ program embeds rouse: it starts a host from a config given in code,
-// registers its own handler actor for a trigger (`run: {actor: greeter}`), emits an
-// event, and waits for the run to succeed.
-// Run: ./build/examples/embed   (uses a temporary data directory; exits 0 on success)
+// Shows how a C++ program embeds rouse: it starts a host from a config given in
+// code, registers its own handler actor for a trigger (`run: {actor:
+// greeter}`), emits an event, and waits for the run to succeed. Run:
+// ./build/examples/embed   (uses a temporary data directory; exits 0 on
+// success)
 #include "actors/host.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/store/store.hpp"
@@ -18,17 +19,18 @@
 
 namespace {
 
-// A handler actor: answers each run request with an outcome. Any C++ work fits here.
+// A handler actor: answers each run request with an outcome. Any C++ work fits
+// here.
 rouse::handler_actor::behavior_type greeter(rouse::handler_actor::pointer) {
   return {
-    [](rouse::run_atom, const rouse::run_request& req) {
-      rouse::run_outcome out;
-      out.ok = true;
-      out.exit_code = 0;
-      out.stdout_text = "hello from C++ for event " + req.ev.id + " (attempt "
-                        + std::to_string(req.attempt) + ")\n";
-      return out;
-    },
+      [](rouse::run_atom, const rouse::run_request& req) {
+        rouse::run_outcome out;
+        out.ok = true;
+        out.exit_code = 0;
+        out.stdout_text = "hello from C++ for event " + req.ev.id + " (attempt "
+                          + std::to_string(req.attempt) + ")\n";
+        return out;
+      },
   };
 }
 
@@ -74,9 +76,11 @@ int main() {
     std::promise<bool> stored;
     (*h)->emit({ev}, [&](auto result) { stored.set_value(bool(result)); });
     if (stored.get_future().get()) {
-      // The run id is derived from the event's seq (1 in a fresh store) and trigger.
+      // The run id is derived from the event's seq (1 in a fresh store) and
+      // trigger.
       auto run_id = rouse::make_run_id(1, "greet");
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds{10};
       while (std::chrono::steady_clock::now() < deadline) {
         auto run = (*h)->db().get_run(run_id);
         if (run && *run && rouse::is_terminal((*run)->current())) {

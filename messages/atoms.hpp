@@ -1,5 +1,6 @@
-// Every atom of the rouse actor protocol. An atom names the operation; the payload is a
-// struct from messages/. Texts are at most 10 characters and must agree across nodes.
+// Every atom of the rouse actor protocol. An atom names the operation; the
+// payload is a struct from messages/. Texts are at most 10 characters and must
+// agree across nodes.
 #pragma once
 
 #include <caf/atom.hpp>
@@ -18,7 +19,8 @@ using admit_atom = caf::atom_constant<caf::atom("admit")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 /// To the dispatcher: start this admitted run.
 using launch_atom = caf::atom_constant<caf::atom("launch")>;
-/// To the dispatcher: the run's `running` state was committed; call the handler.
+/// To the dispatcher: the run's `running` state was committed; call the
+/// handler.
 using started_atom = caf::atom_constant<caf::atom("started")>;
 /// To the dispatcher: the handler answered.
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;

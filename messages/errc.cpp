@@ -14,18 +14,18 @@ constexpr caf::atom_value category = caf::atom("rouse");
 
 const char* to_string(errc x) noexcept {
   switch (x) {
-    case errc::invalid_input: return "invalid_input";
-    case errc::invalid_config: return "invalid_config";
-    case errc::too_large: return "too_large";
-    case errc::not_found: return "not_found";
-    case errc::storage_full: return "storage_full";
-    case errc::storage_failure: return "storage_failure";
-    case errc::schema_mismatch: return "schema_mismatch";
-    case errc::overloaded: return "overloaded";
-    case errc::spawn_failed: return "spawn_failed";
-    case errc::unauthorized: return "unauthorized";
-    case errc::shutting_down: return "shutting_down";
-    case errc::unreachable: return "unreachable";
+  case errc::invalid_input: return "invalid_input";
+  case errc::invalid_config: return "invalid_config";
+  case errc::too_large: return "too_large";
+  case errc::not_found: return "not_found";
+  case errc::storage_full: return "storage_full";
+  case errc::storage_failure: return "storage_failure";
+  case errc::schema_mismatch: return "schema_mismatch";
+  case errc::overloaded: return "overloaded";
+  case errc::spawn_failed: return "spawn_failed";
+  case errc::unauthorized: return "unauthorized";
+  case errc::shutting_down: return "shutting_down";
+  case errc::unreachable: return "unreachable";
   }
   return "unknown";
 }

@@ -1,5 +1,6 @@
-// The rouse error vocabulary: one enum whose values say when they happen, carried in
-// caf::error with category "rouse" so errors cross actor and node boundaries unchanged.
+// The rouse error vocabulary: one enum whose values say when they happen,
+// carried in caf::error with category "rouse" so errors cross actor and node
+// boundaries unchanged.
 #pragma once
 
 #include <caf/error.hpp>
@@ -10,7 +11,8 @@
 
 namespace rouse {
 
-/// Every error rouse reports. The text in the error's context says the specifics.
+/// Every error rouse reports. The text in the error's context says the
+/// specifics.
 enum class errc : uint8_t {
   /// Outside input (a request body, a CLI argument, a pattern) is malformed.
   invalid_input = 1,
@@ -22,7 +24,8 @@ enum class errc : uint8_t {
   not_found,
   /// The LMDB map is full; nothing of the failed write was stored.
   storage_full,
-  /// LMDB reported an error other than a full map (I/O, corruption, permissions).
+  /// LMDB reported an error other than a full map (I/O, corruption,
+  /// permissions).
   storage_failure,
   /// The store's on-disk schema version is not the one this binary understands.
   schema_mismatch,
@@ -50,8 +53,8 @@ caf::error make_error(errc x);
 /// Returns true if `err` is the rouse error `x`.
 bool is(const caf::error& err, errc x) noexcept;
 
-/// Returns the human-readable text of `err`: the context string for rouse errors,
-/// CAF's rendering for others; empty for no error.
+/// Returns the human-readable text of `err`: the context string for rouse
+/// errors, CAF's rendering for others; empty for no error.
 std::string describe(const caf::error& err);
 
 } // namespace rouse

@@ -1,5 +1,6 @@
-// The handler protocol: what a run asks a handler to do, and what the handler reports.
-// Exec handlers and C++ actor handlers registered by embedding programs speak the same.
+// The handler protocol: what a run asks a handler to do, and what the handler
+// reports. Exec handlers and C++ actor handlers registered by embedding
+// programs speak the same.
 #pragma once
 
 #include "messages/event.hpp"

@@ -1,5 +1,5 @@
-// Every typed actor interface of rouse. Include this (not caf/all.hpp) where handles are
-// needed; the behaviors live in actors/.
+// Every typed actor interface of rouse. Include this (not caf/all.hpp) where
+// handles are needed; the behaviors live in actors/.
 #pragma once
 
 #include "messages/atoms.hpp"
@@ -16,29 +16,33 @@
 
 namespace rouse {
 
-/// A handler: executes one attempt of a run and answers with its outcome. Exec handlers
-/// implement it; embedding programs register their own actors with this interface.
-using handler_actor = caf::typed_actor<
-  caf::replies_to<run_atom, run_request>::with<run_outcome>>;
+/// A handler: executes one attempt of a run and answers with its outcome. Exec
+/// handlers implement it; embedding programs register their own actors with
+/// this interface.
+using handler_actor =
+    caf::typed_actor<caf::replies_to<run_atom, run_request>::with<run_outcome>>;
 
-/// The exec handler: a handler plus the completions its process runner posts back.
-using exec_handler_actor = handler_actor::extend<
-  caf::reacts_to<exited_atom, uint64_t, run_outcome>>;
+/// The exec handler: a handler plus the completions its process runner posts
+/// back.
+using exec_handler_actor =
+    handler_actor::extend<caf::reacts_to<exited_atom, uint64_t, run_outcome>>;
 
-/// A router shard: decides which triggers committed events fire, in journal order.
-using router_shard_actor = caf::typed_actor<
-  caf::reacts_to<route_atom, uint64_t, std::vector<event>>,
-  caf::reacts_to<routed_atom, bool, std::vector<run_record>>,
-  caf::reacts_to<retry_atom>>;
+/// A router shard: decides which triggers committed events fire, in journal
+/// order.
+using router_shard_actor =
+    caf::typed_actor<caf::reacts_to<route_atom, uint64_t, std::vector<event>>,
+                     caf::reacts_to<routed_atom, bool, std::vector<run_record>>,
+                     caf::reacts_to<retry_atom>>;
 
 /// A governor: admits a trigger's pending runs under its flow-control policy.
-using governor_actor = caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
-                                        caf::reacts_to<release_atom, std::string>>;
+using governor_actor =
+    caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
+                     caf::reacts_to<release_atom, std::string>>;
 
 /// The dispatcher: moves admitted runs through running to their outcome.
-using dispatcher_actor = caf::typed_actor<
-  caf::reacts_to<launch_atom, run_record>,
-  caf::reacts_to<started_atom, bool, run_record>,
-  caf::reacts_to<outcome_atom, run_record, run_outcome>>;
+using dispatcher_actor =
+    caf::typed_actor<caf::reacts_to<launch_atom, run_record>,
+                     caf::reacts_to<started_atom, bool, run_record>,
+                     caf::reacts_to<outcome_atom, run_record, run_outcome>>;
 
 } // namespace rouse

@@ -7,13 +7,13 @@ namespace rouse {
 
 const char* to_string(run_state x) noexcept {
   switch (x) {
-    case run_state::pending: return "pending";
-    case run_state::running: return "running";
-    case run_state::succeeded: return "succeeded";
-    case run_state::failed: return "failed";
-    case run_state::retrying: return "retrying";
-    case run_state::dead: return "dead";
-    case run_state::waiting: return "waiting";
+  case run_state::pending: return "pending";
+  case run_state::running: return "running";
+  case run_state::succeeded: return "succeeded";
+  case run_state::failed: return "failed";
+  case run_state::retrying: return "retrying";
+  case run_state::dead: return "dead";
+  case run_state::waiting: return "waiting";
   }
   return "unknown";
 }

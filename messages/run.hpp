@@ -1,5 +1,6 @@
-// The run record: one execution of a trigger's handler for one event, with every state
-// transition it went through. Stored in LMDB (runtime/store) and sent between actors.
+// The run record: one execution of a trigger's handler for one event, with
+// every state transition it went through. Stored in LMDB (runtime/store) and
+// sent between actors.
 #pragma once
 
 #include <caf/meta/type_name.hpp>
@@ -20,7 +21,8 @@ enum class run_state : uint8_t {
   running = 1,
   /// The handler finished successfully (exit code 0).
   succeeded = 2,
-  /// The handler failed (non-zero exit, timeout, spawn error) and has no attempts left.
+  /// The handler failed (non-zero exit, timeout, spawn error) and has no
+  /// attempts left.
   failed = 3,
   /// Failed, with another attempt scheduled.
   retrying = 4,
@@ -43,10 +45,12 @@ bool is_terminal(run_state x) noexcept;
 struct run_transition {
   uint8_t state = 0; // a run_state
   int64_t at_ns = 0;
-  /// Why the transition happened ("exit 3", "timeout after 15s", "recovered after restart").
+  /// Why the transition happened ("exit 3", "timeout after 15s", "recovered
+  /// after restart").
   std::string note;
 
-  friend bool operator==(const run_transition&, const run_transition&) = default;
+  friend bool operator==(const run_transition&,
+                         const run_transition&) = default;
 };
 
 template <class Inspector>
@@ -56,14 +60,16 @@ typename Inspector::result_type inspect(Inspector& f, run_transition& x) {
 
 /// A run and everything stored about it.
 struct run_record {
-  /// Derived from (event seq, trigger), so replaying an event creates no second run.
+  /// Derived from (event seq, trigger), so replaying an event creates no second
+  /// run.
   std::string id;
   std::string trigger;
   uint64_t event_seq = 0;
   std::string event_id;
   std::string event_type;
   uint8_t state = 0; // a run_state
-  /// 1 for the first execution; incremented each time the handler is started again.
+  /// 1 for the first execution; incremented each time the handler is started
+  /// again.
   uint32_t attempt = 0;
   /// The handler's exit code; -1 while unknown or when killed by a signal.
   int32_t exit_code = -1;
@@ -73,16 +79,15 @@ struct run_record {
   std::string stdout_text;
   std::string stderr_text;
   bool output_truncated = false;
-  /// Why the run failed, if it did ("timeout after 15s", "spawn: No such file").
+  /// Why the run failed, if it did ("timeout after 15s", "spawn: No such
+  /// file").
   std::string error;
   int64_t created_ns = 0;
   int64_t started_ns = 0;
   int64_t finished_ns = 0;
   std::vector<run_transition> history;
 
-  run_state current() const noexcept {
-    return static_cast<run_state>(state);
-  }
+  run_state current() const noexcept { return static_cast<run_state>(state); }
 
   /// Sets the state and appends the transition to `history`.
   void transition(run_state to, int64_t at_ns, std::string note = {});
@@ -98,8 +103,9 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
            x.error, x.created_ns, x.started_ns, x.finished_ns, x.history);
 }
 
-/// Returns the run id for (event seq, trigger): "<seq as 16 hex digits>-<trigger>".
-/// Trigger names are restricted to [A-Za-z0-9_.-] by the config, so ids are URL-safe.
+/// Returns the run id for (event seq, trigger): "<seq as 16 hex
+/// digits>-<trigger>". Trigger names are restricted to [A-Za-z0-9_.-] by the
+/// config, so ids are URL-safe.
 std::string make_run_id(uint64_t event_seq, std::string_view trigger);
 
 } // namespace rouse

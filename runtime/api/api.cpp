@@ -1,5 +1,5 @@
-// API routes. Handlers never block on the journal: ingest submits an append and answers
-// from the journal's commit callback through the responder.
+// API routes. Handlers never block on the journal: ingest submits an append and
+// answers from the journal's commit callback through the responder.
 #include "runtime/api/api.hpp"
 
 #include "runtime/api/render.hpp"
@@ -32,7 +32,8 @@ http::response error(int status, std::string_view message) {
 bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+    diff |=
+        static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
   return diff == 0 && !b.empty();
 }
 
@@ -61,10 +62,10 @@ int status_for(const caf::error& err) {
 class api {
 public:
   explicit api(api_config cfg) : cfg_(std::move(cfg)) {
-    received_ = &cfg_.metrics->events_received.with(
-      metrics::label("source", "api"));
-    duplicates_ = &cfg_.metrics->events_duplicate.with(
-      metrics::label("source", "api"));
+    received_ =
+        &cfg_.metrics->events_received.with(metrics::label("source", "api"));
+    duplicates_ =
+        &cfg_.metrics->events_duplicate.with(metrics::label("source", "api"));
   }
 
   void handle(http::request&& req, http::responder respond) {
@@ -128,8 +129,9 @@ private:
   http::response healthz() const {
     json::object_writer w;
     w.field("status", "ok")
-      .field("last_seq", cfg_.db->last_seq())
-      .field("journal_backlog", static_cast<uint64_t>(cfg_.journal->backlog()));
+        .field("last_seq", cfg_.db->last_seq())
+        .field("journal_backlog",
+               static_cast<uint64_t>(cfg_.journal->backlog()));
     return json_response(200, w.finish());
   }
 
@@ -153,14 +155,14 @@ private:
       if (ev.id.size() + ev.source.size() > store::max_id_and_source_bytes)
         return reject(respond, 400, "malformed",
                       "event " + json::quote(ev.id.substr(0, 64))
-                        + ": id and source together are longer than "
-                        + std::to_string(store::max_id_and_source_bytes)
-                        + " bytes");
+                          + ": id and source together are longer than "
+                          + std::to_string(store::max_id_and_source_bytes)
+                          + " bytes");
     if (cfg_.journal->overloaded()) {
       cfg_.metrics->events_rejected.inc(metrics::label("reason", "overloaded"));
       auto r = error(503, "journal is over its high-water mark; retry later");
       r.headers.push_back(
-        {"Retry-After", std::to_string(cfg_.retry_after_seconds)});
+          {"Retry-After", std::to_string(cfg_.retry_after_seconds)});
       return respond(std::move(r));
     }
     for (auto& ev : *events)
@@ -171,7 +173,7 @@ private:
     auto* duplicates = duplicates_;
     auto retry_after = cfg_.retry_after_seconds;
     op.done = [respond = std::move(respond), received, duplicates, retry_after](
-                caf::expected<std::vector<store::append_outcome>> result) {
+                  caf::expected<std::vector<store::append_outcome>> result) {
       if (!result) {
         auto r = error(status_for(result.error()), describe(result.error()));
         if (r.status == 503 || r.status == 507)
@@ -227,7 +229,7 @@ private:
   http::response list_events(const http::request& req) {
     auto after = parse_u64(req.find_query("after")).value_or(0);
     auto limit = std::min<uint64_t>(
-      parse_u64(req.find_query("limit")).value_or(100), 1000);
+        parse_u64(req.find_query("limit")).value_or(100), 1000);
     auto events = cfg_.db->read_events(after + 1, limit);
     if (!events)
       return error(500, describe(events.error()));
@@ -247,8 +249,8 @@ private:
       auto state = parse_run_state(*s);
       if (!state)
         return error(400, "unknown run state " + json::quote(*s)
-                            + " (pending, running, succeeded, failed, "
-                              "retrying, dead, waiting)");
+                              + " (pending, running, succeeded, failed, "
+                                "retrying, dead, waiting)");
       filter.state = state;
     }
     if (auto* l = req.find_query("limit")) {

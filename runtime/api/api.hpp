@@ -1,6 +1,6 @@
-// The HTTP API of a rouse host: event ingest (the manual source), event and run queries,
-// health and metrics. Actor-free: ingest goes straight into the journal's queue, and
-// queries are short LMDB reads on the I/O thread.
+// The HTTP API of a rouse host: event ingest (the manual source), event and run
+// queries, health and metrics. Actor-free: ingest goes straight into the
+// journal's queue, and queries are short LMDB reads on the I/O thread.
 #pragma once
 
 #include "runtime/http/message.hpp"
@@ -24,14 +24,16 @@ struct api_config {
   store::store* db = nullptr;
   store::journal* journal = nullptr;
   metrics::registry* metrics = nullptr;
-  /// When non-empty, every route but /healthz needs `Authorization: Bearer <token>`.
+  /// When non-empty, every route but /healthz needs `Authorization: Bearer
+  /// <token>`.
   std::string token;
   /// Most events in one POST /api/events batch. Default 1,000.
   std::size_t max_batch_events = 1000;
-  /// Seconds a client is told to wait (Retry-After) when the journal is overloaded.
+  /// Seconds a client is told to wait (Retry-After) when the journal is
+  /// overloaded.
   uint32_t retry_after_seconds = 1;
-  /// Serves POST /api/_bench/accept, which answers like an ingest without touching the
-  /// journal: the control in bench/ingest. Off by default.
+  /// Serves POST /api/_bench/accept, which answers like an ingest without
+  /// touching the journal: the control in bench/ingest. Off by default.
   bool bench_control = false;
 };
 

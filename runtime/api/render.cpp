@@ -9,13 +9,13 @@ namespace rouse::api {
 std::string render_run(const run_record& run, bool with_output) {
   json::object_writer w;
   w.field("id", run.id)
-    .field("trigger", run.trigger)
-    .field("event_seq", run.event_seq)
-    .field("event_id", run.event_id)
-    .field("event_type", run.event_type)
-    .field("state", to_string(run.current()))
-    .field("attempt", run.attempt)
-    .field("exit_code", run.exit_code);
+      .field("trigger", run.trigger)
+      .field("event_seq", run.event_seq)
+      .field("event_id", run.event_id)
+      .field("event_type", run.event_type)
+      .field("state", to_string(run.current()))
+      .field("attempt", run.attempt)
+      .field("exit_code", run.exit_code);
   if (run.term_signal != 0)
     w.field("signal", run.term_signal);
   if (!run.error.empty())
@@ -27,14 +27,14 @@ std::string render_run(const run_record& run, bool with_output) {
     w.field("finished_at", json::format_rfc3339(run.finished_ns));
   if (with_output) {
     w.field("stdout", run.stdout_text)
-      .field("stderr", run.stderr_text)
-      .field("output_truncated", run.output_truncated);
+        .field("stderr", run.stderr_text)
+        .field("output_truncated", run.output_truncated);
   }
   json::array_writer history;
   for (const auto& t : run.history) {
     json::object_writer h;
     h.field("state", to_string(static_cast<run_state>(t.state)))
-      .field("at", json::format_rfc3339(t.at_ns));
+        .field("at", json::format_rfc3339(t.at_ns));
     if (!t.note.empty())
       h.field("note", t.note);
     history.raw(h.finish());

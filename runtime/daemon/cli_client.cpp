@@ -1,5 +1,5 @@
-// Client subcommands (`emit`, `runs`): talk to a running server over its HTTP API and
-// print human-readable output, or the server's JSON with --json.
+// Client subcommands (`emit`, `runs`): talk to a running server over its HTTP
+// API and print human-readable output, or the server's JSON with --json.
 #include "runtime/daemon/commands.hpp"
 
 #include "messages/run.hpp"
@@ -25,7 +25,8 @@ bool parse_url(const std::string& url, server_target& out) {
   if (rest.starts_with("http://"))
     rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos) {
-    std::cerr << "rouse: only http:// server URLs are supported: " << url << "\n";
+    std::cerr << "rouse: only http:// server URLs are supported: " << url
+              << "\n";
     return false;
   }
   if (auto slash = rest.find('/'); slash != std::string::npos)
@@ -63,23 +64,27 @@ std::optional<http::response> call(const server_target& target,
     req.headers.push_back({"Authorization", "Bearer " + target.token});
   auto r = http::fetch(target.host, target.port, req);
   if (!r) {
-    std::cerr << "rouse: " << describe(r.error())
-              << " (is `rouse serve` running? use --server to point elsewhere)\n";
+    std::cerr
+        << "rouse: " << describe(r.error())
+        << " (is `rouse serve` running? use --server to point elsewhere)\n";
     return std::nullopt;
   }
   return std::move(*r);
 }
 
-// Prints the server's error message for a failed request; returns the exit code.
+// Prints the server's error message for a failed request; returns the exit
+// code.
 int report_error(const http::response& r) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view message;
   if (parser.parse(r.body).get(doc) == simdjson::SUCCESS
       && doc["error"].get_string().get(message) == simdjson::SUCCESS)
-    std::cerr << "rouse: server answered " << r.status << ": " << message << "\n";
+    std::cerr << "rouse: server answered " << r.status << ": " << message
+              << "\n";
   else
-    std::cerr << "rouse: server answered " << r.status << ": " << r.body << "\n";
+    std::cerr << "rouse: server answered " << r.status << ": " << r.body
+              << "\n";
   return r.status == 400 || r.status == 413 || r.status == 404 ? 2 : 1;
 }
 
@@ -95,8 +100,8 @@ std::string get_string(simdjson::dom::element e, const char* key) {
 
 } // namespace
 
-bool resolve_server(const std::string& server_url, const std::string& config_path,
-                    server_target& out) {
+bool resolve_server(const std::string& server_url,
+                    const std::string& config_path, server_target& out) {
   if (!config_path.empty()) {
     auto result = config::load_file(config_path);
     for (const auto& d : result.errors)
@@ -112,11 +117,12 @@ bool resolve_server(const std::string& server_url, const std::string& config_pat
   }
   if (!server_url.empty())
     return parse_url(server_url, out);
-  if (const char* env = std::getenv("ROUSE_API"); env != nullptr && *env != '\0'
-                                                  && config_path.empty())
+  if (const char* env = std::getenv("ROUSE_API");
+      env != nullptr && *env != '\0' && config_path.empty())
     if (!parse_url(env, out))
       return false;
-  if (const char* tok = std::getenv("ROUSE_TOKEN"); tok != nullptr && *tok != '\0')
+  if (const char* tok = std::getenv("ROUSE_TOKEN");
+      tok != nullptr && *tok != '\0')
     out.token = tok;
   return true;
 }
@@ -144,9 +150,9 @@ int emit(const server_target& target, const emit_args& args) {
   }
   json::object_writer w;
   w.field("specversion", "1.0")
-    .field("id", args.id.empty() ? json::random_hex_id() : args.id)
-    .field("source", args.source)
-    .field("type", args.type);
+      .field("id", args.id.empty() ? json::random_hex_id() : args.id)
+      .field("source", args.source)
+      .field("type", args.type);
   if (!args.subject.empty())
     w.field("subject", args.subject);
   if (!data.empty())
@@ -214,9 +220,9 @@ int runs(const server_target& target, const runs_args& args) {
     return 1;
   }
   if (!args.run_id.empty()) {
-    for (const char* key : {"id", "trigger", "event_id", "event_type", "state",
-                            "attempt", "exit_code", "error", "created_at",
-                            "started_at", "finished_at"}) {
+    for (const char* key :
+         {"id", "trigger", "event_id", "event_type", "state", "attempt",
+          "exit_code", "error", "created_at", "started_at", "finished_at"}) {
       auto v = get_string(doc, key);
       if (!v.empty())
         std::printf("%-12s %s\n", key, v.c_str());
@@ -226,12 +232,14 @@ int runs(const server_target& target, const runs_args& args) {
       std::printf("history\n");
       for (auto h : history)
         std::printf("  %s  %-10s %s\n", get_string(h, "at").c_str(),
-                    get_string(h, "state").c_str(), get_string(h, "note").c_str());
+                    get_string(h, "state").c_str(),
+                    get_string(h, "note").c_str());
     }
     for (const char* key : {"stdout", "stderr"}) {
       auto v = get_string(doc, key);
       if (!v.empty())
-        std::printf("--- %s\n%s%s", key, v.c_str(), v.ends_with('\n') ? "" : "\n");
+        std::printf("--- %s\n%s%s", key, v.c_str(),
+                    v.ends_with('\n') ? "" : "\n");
     }
     return 0;
   }
@@ -243,12 +251,12 @@ int runs(const server_target& target, const runs_args& args) {
   std::printf("%-36s %-20s %-10s %7s %5s  %s\n", "RUN", "TRIGGER", "STATE",
               "ATTEMPT", "EXIT", "CREATED");
   for (auto run : list)
-    std::printf("%-36s %-20s %-10s %7s %5s  %s\n", get_string(run, "id").c_str(),
-                get_string(run, "trigger").c_str(),
-                get_string(run, "state").c_str(),
-                get_string(run, "attempt").c_str(),
-                get_string(run, "exit_code").c_str(),
-                get_string(run, "created_at").c_str());
+    std::printf(
+        "%-36s %-20s %-10s %7s %5s  %s\n", get_string(run, "id").c_str(),
+        get_string(run, "trigger").c_str(), get_string(run, "state").c_str(),
+        get_string(run, "attempt").c_str(),
+        get_string(run, "exit_code").c_str(),
+        get_string(run, "created_at").c_str());
   return 0;
 }
 

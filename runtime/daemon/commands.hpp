@@ -1,5 +1,6 @@
-// The subcommands of the rouse CLI; main.cpp parses arguments and calls one of these.
-// Each returns the process exit code: 0 ok, 1 failure, 2 usage or config error.
+// The subcommands of the rouse CLI; main.cpp parses arguments and calls one of
+// these. Each returns the process exit code: 0 ok, 1 failure, 2 usage or config
+// error.
 #pragma once
 
 #include <cstdint>
@@ -16,10 +17,10 @@ struct server_target {
 
 /// Resolves the server from --server URL, else $ROUSE_API, else the config's
 /// listen address (when a config path is given), else 127.0.0.1:7700. The token
-/// comes from $ROUSE_TOKEN, else the config's api_token. Returns false and prints
-/// the reason on a bad URL or config.
-bool resolve_server(const std::string& server_url, const std::string& config_path,
-                    server_target& out);
+/// comes from $ROUSE_TOKEN, else the config's api_token. Returns false and
+/// prints the reason on a bad URL or config.
+bool resolve_server(const std::string& server_url,
+                    const std::string& config_path, server_target& out);
 
 struct serve_args {
   std::string config_path;

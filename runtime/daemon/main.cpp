@@ -1,5 +1,5 @@
-// rouse: the command-line entry point. Parses arguments with CLI11 and dispatches to
-// the subcommands in commands.hpp.
+// rouse: the command-line entry point. Parses arguments with CLI11 and
+// dispatches to the subcommands in commands.hpp.
 #include "runtime/daemon/commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -8,44 +8,54 @@
 
 int main(int argc, char** argv) {
   using namespace rouse::cli;
-  CLI::App app{"rouse: turns events (webhooks, schedules, messages, API calls) into "
-               "durable runs of work.\nExit codes: 0 ok, 1 failure, 2 usage or "
-               "config error."};
+  CLI::App app{
+      "rouse: turns events (webhooks, schedules, messages, API calls) into "
+      "durable runs of work.\nExit codes: 0 ok, 1 failure, 2 usage or "
+      "config error."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rouse 0.1.0");
 
   serve_args sa;
-  auto* serve_cmd = app.add_subcommand("serve", "Run the rouse host: HTTP API, "
-                                                "journal, routing and handlers");
-  serve_cmd->add_option("-c,--config", sa.config_path, "Configuration file (YAML)")
-    ->required();
-  serve_cmd->add_flag("--bench-control", sa.bench_control,
-                      "Serve POST /api/_bench/accept (answers without journaling; "
-                      "the control of bench/ingest)");
+  auto* serve_cmd =
+      app.add_subcommand("serve", "Run the rouse host: HTTP API, "
+                                  "journal, routing and handlers");
+  serve_cmd
+      ->add_option("-c,--config", sa.config_path, "Configuration file (YAML)")
+      ->required();
+  serve_cmd->add_flag(
+      "--bench-control", sa.bench_control,
+      "Serve POST /api/_bench/accept (answers without journaling; "
+      "the control of bench/ingest)");
 
   std::string check_path;
   auto* check_cmd = app.add_subcommand(
-    "check", "Validate a configuration file and report every error with its line");
+      "check",
+      "Validate a configuration file and report every error with its line");
   check_cmd->add_option("-c,--config", check_path, "Configuration file (YAML)")
-    ->required();
+      ->required();
 
   std::string server_url;
   std::string client_config;
   auto add_client_options = [&](CLI::App* cmd) {
-    cmd->add_option("--server", server_url,
-                    "Server URL, e.g. http://127.0.0.1:7700 (default: $ROUSE_API, "
-                    "else the config's listen address, else 127.0.0.1:7700)");
-    cmd->add_option("-c,--config", client_config,
-                    "Configuration file to take the server address and token from");
+    cmd->add_option(
+        "--server", server_url,
+        "Server URL, e.g. http://127.0.0.1:7700 (default: $ROUSE_API, "
+        "else the config's listen address, else 127.0.0.1:7700)");
+    cmd->add_option(
+        "-c,--config", client_config,
+        "Configuration file to take the server address and token from");
   };
 
   emit_args ea;
-  auto* emit_cmd = app.add_subcommand("emit", "Send one event to a running server");
-  emit_cmd->add_option("--type", ea.type, "Event type, e.g. demo.hello")->required();
+  auto* emit_cmd =
+      app.add_subcommand("emit", "Send one event to a running server");
+  emit_cmd->add_option("--type", ea.type, "Event type, e.g. demo.hello")
+      ->required();
   emit_cmd->add_option("--source", ea.source, "Event source (default: cli)");
-  emit_cmd->add_option("--id", ea.id,
-                       "Event id (default: generated). Sending the same (source, "
-                       "id) again is recognised as a duplicate");
+  emit_cmd->add_option(
+      "--id", ea.id,
+      "Event id (default: generated). Sending the same (source, "
+      "id) again is recognised as a duplicate");
   emit_cmd->add_option("--subject", ea.subject, "Event subject");
   emit_cmd->add_option("--data", ea.data,
                        "Payload: JSON text, or @FILE to read it from a file");
@@ -59,7 +69,8 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("--state", ra.state,
                        "Only runs in this state (pending, running, succeeded, "
                        "failed, retrying, dead, waiting)");
-  runs_cmd->add_option("--limit", ra.limit, "At most this many runs (default 50)");
+  runs_cmd->add_option("--limit", ra.limit,
+                       "At most this many runs (default 50)");
   runs_cmd->add_flag("--json", ra.json, "Print JSON");
   add_client_options(runs_cmd);
 

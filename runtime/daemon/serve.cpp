@@ -1,5 +1,5 @@
-// `rouse serve` and `rouse check`: load the config, start the host in an actor system,
-// wait for SIGINT/SIGTERM, stop cleanly.
+// `rouse serve` and `rouse check`: load the config, start the host in an actor
+// system, wait for SIGINT/SIGTERM, stop cleanly.
 #include "runtime/daemon/commands.hpp"
 
 #include "actors/host.hpp"
@@ -27,8 +27,8 @@ bool load(const std::string& path, config::config& out) {
   return true;
 }
 
-// Each handler process holds up to 4 descriptors here; lift the soft limit so the
-// default limits of the process runner are reachable.
+// Each handler process holds up to 4 descriptors here; lift the soft limit so
+// the default limits of the process runner are reachable.
 void raise_fd_limit() {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
@@ -53,8 +53,8 @@ int serve(const serve_args& args) {
   if (!load(args.config_path, cfg))
     return 2;
   raise_fd_limit();
-  // Block the stop signals in every thread (threads inherit the mask), then wait
-  // for them here.
+  // Block the stop signals in every thread (threads inherit the mask), then
+  // wait for them here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

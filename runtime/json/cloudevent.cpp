@@ -1,6 +1,7 @@
 // CloudEvents JSON decoding (simdjson DOM, one parser per thread) and encoding.
-// `data` is stored as simdjson's minified re-serialization: values are kept exactly
-// (integers stay exact), though a number's spelling may change (3e2 -> 300.0).
+// `data` is stored as simdjson's minified re-serialization: values are kept
+// exactly (integers stay exact), though a number's spelling may change (3e2 ->
+// 300.0).
 #include "runtime/json/cloudevent.hpp"
 
 #include "runtime/json/writer.hpp"
@@ -41,11 +42,13 @@ caf::error decode_object(simdjson::dom::object obj, size_t index, bool batch,
       std::string_view s;
       if (value.get_string().get(s) != simdjson::SUCCESS)
         return invalid(index, batch,
-                       "attribute \"" + std::string{key} + "\" must be a string");
+                       "attribute \"" + std::string{key}
+                           + "\" must be a string");
       if (s.size() > opts.max_attribute_bytes)
         return invalid(index, batch,
                        "attribute \"" + std::string{key} + "\" is longer than "
-                         + std::to_string(opts.max_attribute_bytes) + " bytes");
+                           + std::to_string(opts.max_attribute_bytes)
+                           + " bytes");
       dst.assign(s);
       return {};
     };
@@ -83,12 +86,12 @@ caf::error decode_object(simdjson::dom::object obj, size_t index, bool batch,
       if (!is_valid_extension_name(key))
         return invalid(index, batch,
                        "invalid extension attribute name \"" + std::string{key}
-                         + "\" (lower-case letters and digits, at most 20)");
+                           + "\" (lower-case letters and digits, at most 20)");
       if (value.is<simdjson::dom::object>() || value.is<simdjson::dom::array>()
           || value.is_null())
         return invalid(index, batch,
                        "extension attribute \"" + std::string{key}
-                         + "\" must be a string, number or boolean");
+                           + "\" must be a string, number or boolean");
       ev.extensions.push_back({std::string{key}, simdjson::minify(value)});
     }
     if (err)
@@ -97,7 +100,7 @@ caf::error decode_object(simdjson::dom::object obj, size_t index, bool batch,
   if (have_specversion && ev.specversion != "1.0")
     return invalid(index, batch,
                    "unsupported specversion \"" + ev.specversion
-                     + "\" (only \"1.0\" is supported)");
+                       + "\" (only \"1.0\" is supported)");
   ev.specversion = "1.0";
   if (ev.source.empty())
     return invalid(index, batch, "missing required attribute \"source\"");
@@ -124,9 +127,8 @@ caf::expected<std::vector<event>> decode_events(std::string_view body,
   simdjson::dom::element doc;
   if (auto code = thread_parser().parse(padded).get(doc);
       code != simdjson::SUCCESS)
-    return make_error(errc::invalid_input,
-                      std::string{"invalid JSON: "}
-                        + simdjson::error_message(code));
+    return make_error(errc::invalid_input, std::string{"invalid JSON: "}
+                                               + simdjson::error_message(code));
   std::vector<event> events;
   if (doc.is<simdjson::dom::object>()) {
     events.emplace_back();
@@ -142,10 +144,9 @@ caf::expected<std::vector<event>> decode_events(std::string_view body,
   if (arr.size() == 0)
     return make_error(errc::invalid_input, "empty batch: no events given");
   if (arr.size() > opts.max_events)
-    return make_error(errc::too_large,
-                      "batch of " + std::to_string(arr.size())
-                        + " events is over the limit of "
-                        + std::to_string(opts.max_events));
+    return make_error(errc::too_large, "batch of " + std::to_string(arr.size())
+                                           + " events is over the limit of "
+                                           + std::to_string(opts.max_events));
   events.reserve(arr.size());
   size_t index = 0;
   for (auto element : arr) {
@@ -174,9 +175,9 @@ namespace {
 
 void write_attributes(object_writer& w, const event& ev) {
   w.field("specversion", ev.specversion)
-    .field("id", ev.id)
-    .field("source", ev.source)
-    .field("type", ev.type);
+      .field("id", ev.id)
+      .field("source", ev.source)
+      .field("type", ev.type);
   if (!ev.subject.empty())
     w.field("subject", ev.subject);
   if (!ev.time.empty())
@@ -206,9 +207,9 @@ std::string encode_cloudevent(const event& ev) {
 std::string encode_stored_event(const event& ev) {
   object_writer meta;
   meta.field("seq", ev.seq)
-    .field("received_by", ev.received_by)
-    .field("received_at", format_rfc3339(ev.received_ns))
-    .field("depth", ev.depth);
+      .field("received_by", ev.received_by)
+      .field("received_at", format_rfc3339(ev.received_ns))
+      .field("depth", ev.depth);
   if (!ev.cause.empty())
     meta.field("cause", ev.cause);
   object_writer w;
@@ -232,11 +233,10 @@ std::string format_rfc3339(int64_t ns) {
 }
 
 std::string random_hex_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()
-                                   ^ static_cast<uint64_t>(
-                                     std::chrono::steady_clock::now()
-                                       .time_since_epoch()
-                                       .count())};
+  thread_local std::mt19937_64 rng{
+      std::random_device{}()
+      ^ static_cast<uint64_t>(
+          std::chrono::steady_clock::now().time_since_epoch().count())};
   static constexpr char digits[] = "0123456789abcdef";
   std::string id(32, '0');
   for (int half = 0; half < 2; ++half) {

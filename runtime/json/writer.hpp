@@ -1,5 +1,5 @@
-// A minimal JSON text builder for responses, handler stdin and CLI output. It only writes;
-// parsing goes through simdjson in cloudevent.cpp.
+// A minimal JSON text builder for responses, handler stdin and CLI output. It
+// only writes; parsing goes through simdjson in cloudevent.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// The exact source/type matcher: a linear scan over small sorted lists. Good enough for
-// tens of triggers; the pattern machine of issue 3 replaces it.
+// The exact source/type matcher: a linear scan over small sorted lists. Good
+// enough for tens of triggers; the pattern machine of issue 3 replaces it.
 #include "runtime/match/matcher.hpp"
 
 #include <algorithm>
@@ -11,7 +11,7 @@ namespace {
 class exact_matcher final : public matcher {
 public:
   explicit exact_matcher(std::vector<exact_rule> rules)
-    : rules_(std::move(rules)) {
+      : rules_(std::move(rules)) {
     for (auto& r : rules_) {
       std::sort(r.sources.begin(), r.sources.end());
       std::sort(r.types.begin(), r.types.end());
@@ -35,7 +35,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<const matcher> make_exact_matcher(std::vector<exact_rule> rules) {
+std::shared_ptr<const matcher>
+make_exact_matcher(std::vector<exact_rule> rules) {
   return std::make_shared<exact_matcher>(std::move(rules));
 }
 

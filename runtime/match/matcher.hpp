@@ -1,6 +1,7 @@
-// The matching interface router shards use to decide which triggers an event fires, and
-// the first implementation: exact lists of sources and types. The full EventBridge pattern
-// language (issue 3) replaces exact_matcher behind the same interface.
+// The matching interface router shards use to decide which triggers an event
+// fires, and the first implementation: exact lists of sources and types. The
+// full EventBridge pattern language (issue 3) replaces exact_matcher behind the
+// same interface.
 #pragma once
 
 #include "messages/event.hpp"
@@ -18,8 +19,8 @@ struct exact_rule {
   std::vector<std::string> types;
 };
 
-/// An immutable set of compiled rules. Thread safety: match() is const and may be
-/// called from any number of threads at once.
+/// An immutable set of compiled rules. Thread safety: match() is const and may
+/// be called from any number of threads at once.
 class matcher {
 public:
   virtual ~matcher() = default;
@@ -32,6 +33,7 @@ public:
 };
 
 /// Returns a matcher for exact source and type lists; rule i is trigger i.
-std::shared_ptr<const matcher> make_exact_matcher(std::vector<exact_rule> rules);
+std::shared_ptr<const matcher>
+make_exact_matcher(std::vector<exact_rule> rules);
 
 } // namespace rouse::match

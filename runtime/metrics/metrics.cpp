@@ -60,10 +60,9 @@ void counter_family::render(std::string& out) const {
 
 histogram::histogram(std::string name, std::string help,
                      std::vector<double> bounds)
-  : name_(std::move(name)),
-    help_(std::move(help)),
-    bounds_(std::move(bounds)),
-    buckets_(new std::atomic<uint64_t>[bounds_.size()]) {
+    : name_(std::move(name)), help_(std::move(help)),
+      bounds_(std::move(bounds)),
+      buckets_(new std::atomic<uint64_t>[bounds_.size()]) {
   for (size_t i = 0; i < bounds_.size(); ++i)
     buckets_[i].store(0);
 }
@@ -95,29 +94,27 @@ void histogram::render(std::string& out) const {
 }
 
 std::vector<double> latency_buckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,
-          30,     60};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
 }
 
 registry::registry()
-  : events_received("rouse_events_received_total",
-                    "Events accepted and stored, by receiving source."),
-    events_duplicate("rouse_events_duplicate_total",
-                     "Events recognised as duplicates and not stored again."),
-    events_rejected("rouse_events_rejected_total",
-                    "Requests rejected before storage, by reason."),
-    runs_started("rouse_runs_started_total",
-                 "Handler executions started, by trigger."),
-    runs_finished("rouse_runs_finished_total",
-                  "Handler executions finished, by trigger and outcome."),
-    journal_commit_seconds("rouse_journal_commit_seconds",
-                           "Duration of journal write transactions.",
-                           latency_buckets()),
-    event_to_run_seconds("rouse_event_to_run_seconds",
-                         "Time from an event's commit to its run's start.",
-                         latency_buckets()) {
-}
+    : events_received("rouse_events_received_total",
+                      "Events accepted and stored, by receiving source."),
+      events_duplicate("rouse_events_duplicate_total",
+                       "Events recognised as duplicates and not stored again."),
+      events_rejected("rouse_events_rejected_total",
+                      "Requests rejected before storage, by reason."),
+      runs_started("rouse_runs_started_total",
+                   "Handler executions started, by trigger."),
+      runs_finished("rouse_runs_finished_total",
+                    "Handler executions finished, by trigger and outcome."),
+      journal_commit_seconds("rouse_journal_commit_seconds",
+                             "Duration of journal write transactions.",
+                             latency_buckets()),
+      event_to_run_seconds("rouse_event_to_run_seconds",
+                           "Time from an event's commit to its run's start.",
+                           latency_buckets()) {}
 
 void registry::add_gauge(std::string name, std::string help,
                          std::function<double()> read) {

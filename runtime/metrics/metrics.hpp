@@ -1,5 +1,6 @@
-// Prometheus metrics: counter families keyed by a label set, fixed-bucket histograms,
-// gauges read at scrape time, and the text exposition format for GET /metrics.
+// Prometheus metrics: counter families keyed by a label set, fixed-bucket
+// histograms, gauges read at scrape time, and the text exposition format for
+// GET /metrics.
 #pragma once
 
 #include <atomic>
@@ -18,14 +19,16 @@ namespace rouse::metrics {
 std::string label(std::string_view name, std::string_view value);
 
 /// A counter family: one monotonically increasing counter per label set.
-/// Thread safety: all members may be called from any thread. The counter returned by
-/// with() stays valid for the family's lifetime, so hot paths can cache it.
+/// Thread safety: all members may be called from any thread. The counter
+/// returned by with() stays valid for the family's lifetime, so hot paths can
+/// cache it.
 class counter_family {
 public:
   counter_family(std::string name, std::string help)
-    : name_(std::move(name)), help_(std::move(help)) {}
+      : name_(std::move(name)), help_(std::move(help)) {}
 
-  /// Returns the counter for `labels` (e.g. `source="github"`), creating it at 0.
+  /// Returns the counter for `labels` (e.g. `source="github"`), creating it at
+  /// 0.
   std::atomic<uint64_t>& with(const std::string& labels);
 
   void inc(const std::string& labels, uint64_t n = 1) {
@@ -69,11 +72,11 @@ class registry {
 public:
   registry();
 
-  counter_family events_received;   // rouse_events_received_total{source}
-  counter_family events_duplicate;  // rouse_events_duplicate_total{source}
-  counter_family events_rejected;   // rouse_events_rejected_total{reason}
-  counter_family runs_started;      // rouse_runs_started_total{trigger}
-  counter_family runs_finished;     // rouse_runs_finished_total{trigger,outcome}
+  counter_family events_received;  // rouse_events_received_total{source}
+  counter_family events_duplicate; // rouse_events_duplicate_total{source}
+  counter_family events_rejected;  // rouse_events_rejected_total{reason}
+  counter_family runs_started;     // rouse_runs_started_total{trigger}
+  counter_family runs_finished;    // rouse_runs_finished_total{trigger,outcome}
   histogram journal_commit_seconds; // rouse_journal_commit_seconds
   histogram event_to_run_seconds;   // rouse_event_to_run_seconds
 

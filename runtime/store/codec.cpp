@@ -1,5 +1,6 @@
-// Record serialization through CAF's binary (de)serializer, which reuses the inspect()
-// functions of messages/, so the stored layout and the wire layout are one definition.
+// Record serialization through CAF's binary (de)serializer, which reuses the
+// inspect() functions of messages/, so the stored layout and the wire layout
+// are one definition.
 #include "runtime/store/codec.hpp"
 
 #include <caf/binary_deserializer.hpp>

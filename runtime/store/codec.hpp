@@ -1,5 +1,6 @@
-// Byte encodings for LMDB keys and values: big-endian integers (so LMDB's byte order is
-// numeric order) and CAF binary serialization of records through their inspect().
+// Byte encodings for LMDB keys and values: big-endian integers (so LMDB's byte
+// order is numeric order) and CAF binary serialization of records through their
+// inspect().
 #pragma once
 
 #include "messages/errc.hpp"
@@ -26,7 +27,8 @@ std::string u64_key(uint64_t x);
 std::vector<char> encode(const event& x);
 std::vector<char> encode(const run_record& x);
 
-/// Deserializes bytes written by encode(); errc::storage_failure on malformed bytes.
+/// Deserializes bytes written by encode(); errc::storage_failure on malformed
+/// bytes.
 caf::error decode(std::string_view bytes, event& x);
 caf::error decode(std::string_view bytes, run_record& x);
 

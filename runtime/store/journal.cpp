@@ -1,6 +1,6 @@
-// The group-commit loop: drain the queue, apply each operation in a nested transaction
-// (so one failing operation, e.g. on a full map, is rolled back alone), commit once,
-// then answer every operation and publish the new events.
+// The group-commit loop: drain the queue, apply each operation in a nested
+// transaction (so one failing operation, e.g. on a full map, is rolled back
+// alone), commit once, then answer every operation and publish the new events.
 #include "runtime/store/journal.hpp"
 
 #include "runtime/store/store.hpp"
@@ -16,8 +16,8 @@ namespace {
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 template <class... Ts>
@@ -48,8 +48,7 @@ struct journal::impl {
   std::thread thread;
 
   impl(store& s, journal_options o, committed_fn c, commit_observer obs)
-    : db(s), opts(o), on_committed(std::move(c)), observer(std::move(obs)) {
-  }
+      : db(s), opts(o), on_committed(std::move(c)), observer(std::move(obs)) {}
 
   void run() {
     std::vector<write_op> batch(opts.max_batch_ops);
@@ -76,31 +75,31 @@ struct journal::impl {
     }
     auto fresh_mark = fresh.size();
     result.err = std::visit(
-      overloaded_fn{
-        [&](append_op& x) -> caf::error {
-          for (auto& ev : x.events) {
-            auto r = db.append(*child, ev, now);
-            if (!r)
-              return std::move(r.error());
-            result.outcomes.push_back({r->seq, ev.id, r->duplicate});
-            if (!r->duplicate)
-              fresh.push_back(ev);
-          }
-          return {};
+        overloaded_fn{
+            [&](append_op& x) -> caf::error {
+              for (auto& ev : x.events) {
+                auto r = db.append(*child, ev, now);
+                if (!r)
+                  return std::move(r.error());
+                result.outcomes.push_back({r->seq, ev.id, r->duplicate});
+                if (!r->duplicate)
+                  fresh.push_back(ev);
+              }
+              return {};
+            },
+            [&](route_op& x) -> caf::error {
+              for (auto& run : x.runs) {
+                auto r = db.put_run_if_absent(*child, run);
+                if (!r)
+                  return std::move(r.error());
+                if (*r)
+                  result.created.push_back(run);
+              }
+              return db.advance_checkpoint(*child, x.consumer, x.through_seq);
+            },
+            [&](run_op& x) -> caf::error { return db.put_run(*child, x.run); },
         },
-        [&](route_op& x) -> caf::error {
-          for (auto& run : x.runs) {
-            auto r = db.put_run_if_absent(*child, run);
-            if (!r)
-              return std::move(r.error());
-            if (*r)
-              result.created.push_back(run);
-          }
-          return db.advance_checkpoint(*child, x.consumer, x.through_seq);
-        },
-        [&](run_op& x) -> caf::error { return db.put_run(*child, x.run); },
-      },
-      op);
+        op);
     if (!result.err)
       result.err = child->commit();
     if (result.err) {
@@ -132,25 +131,24 @@ struct journal::impl {
     if (observer)
       observer(std::chrono::duration<double>(std::chrono::steady_clock::now()
                                              - started)
-                 .count(),
+                   .count(),
                n, fresh.size());
     for (std::size_t i = 0; i < n; ++i) {
-      caf::error err = batch_err ? batch_err
-                                 : std::move(results[i].err);
+      caf::error err = batch_err ? batch_err : std::move(results[i].err);
       std::visit(overloaded_fn{
-                   [&](append_op& x) {
-                     if (err)
-                       x.done(std::move(err));
-                     else
-                       x.done(std::move(results[i].outcomes));
-                   },
-                   [&](route_op& x) {
-                     if (err)
-                       x.done(std::move(err));
-                     else
-                       x.done(std::move(results[i].created));
-                   },
-                   [&](run_op& x) { x.done(std::move(err)); },
+                     [&](append_op& x) {
+                       if (err)
+                         x.done(std::move(err));
+                       else
+                         x.done(std::move(results[i].outcomes));
+                     },
+                     [&](route_op& x) {
+                       if (err)
+                         x.done(std::move(err));
+                       else
+                         x.done(std::move(results[i].created));
+                     },
+                     [&](run_op& x) { x.done(std::move(err)); },
                  },
                  batch[i]);
       batch[i] = write_op{};
@@ -162,8 +160,8 @@ struct journal::impl {
 
 journal::journal(store& db, journal_options opts, committed_fn on_committed,
                  commit_observer observer)
-  : impl_(std::make_unique<impl>(db, opts, std::move(on_committed),
-                                 std::move(observer))) {
+    : impl_(std::make_unique<impl>(db, opts, std::move(on_committed),
+                                   std::move(observer))) {
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
@@ -179,9 +177,9 @@ void journal::submit(write_op op) {
     impl_->backlog.fetch_sub(1);
     auto err = make_error(errc::shutting_down, "rouse is shutting down");
     std::visit(overloaded_fn{
-                 [&](append_op& x) { x.done(err); },
-                 [&](route_op& x) { x.done(err); },
-                 [&](run_op& x) { x.done(err); },
+                   [&](append_op& x) { x.done(err); },
+                   [&](route_op& x) { x.done(err); },
+                   [&](run_op& x) { x.done(err); },
                },
                op);
     return;

@@ -1,7 +1,8 @@
-// The journal writer: the one thread that writes to the store. Producers (HTTP threads,
-// actors) submit write operations through a lock-free queue; every operation that arrives
-// while a commit is in flight joins the next transaction (group commit), so durability
-// costs one fsync per batch. Each operation's callback runs only after its commit returned.
+// The journal writer: the one thread that writes to the store. Producers (HTTP
+// threads, actors) submit write operations through a lock-free queue; every
+// operation that arrives while a commit is in flight joins the next transaction
+// (group commit), so durability costs one fsync per batch. Each operation's
+// callback runs only after its commit returned.
 #pragma once
 
 #include "messages/errc.hpp"
@@ -35,8 +36,8 @@ struct append_op {
 };
 
 /// Records a router decision: the runs a consumer created for events up to
-/// `through_seq`, and that checkpoint, in one transaction. `done` receives the runs
-/// that were new (a replayed decision creates none again).
+/// `through_seq`, and that checkpoint, in one transaction. `done` receives the
+/// runs that were new (a replayed decision creates none again).
 struct route_op {
   std::string consumer;
   uint64_t through_seq = 0;
@@ -54,24 +55,24 @@ using write_op = std::variant<append_op, route_op, run_op>;
 
 /// Tuning of the writer.
 struct journal_options {
-  /// Most operations in one transaction. Larger batches amortize the fsync further
-  /// but delay the first ack of the batch. Default 1,024.
+  /// Most operations in one transaction. Larger batches amortize the fsync
+  /// further but delay the first ack of the batch. Default 1,024.
   std::size_t max_batch_ops = 1024;
   /// Queued operations above which overloaded() is true (callers answer 503).
   /// Default 20,000.
   std::size_t high_water_ops = 20000;
 };
 
-/// Called on the writer thread after each commit with the events that were new in it,
-/// in seq order.
+/// Called on the writer thread after each commit with the events that were new
+/// in it, in seq order.
 using committed_fn = std::function<void(std::vector<event>&&)>;
 
-/// Called on the writer thread after each commit: seconds the commit took, number of
-/// operations and of new events in it.
+/// Called on the writer thread after each commit: seconds the commit took,
+/// number of operations and of new events in it.
 using commit_observer = std::function<void(double, std::size_t, std::size_t)>;
 
-/// Thread safety: submit(), backlog() and overloaded() may be called from any thread.
-/// Callbacks run on the writer thread and must not block.
+/// Thread safety: submit(), backlog() and overloaded() may be called from any
+/// thread. Callbacks run on the writer thread and must not block.
 class journal {
 public:
   /// Starts the writer thread over `db`, which must outlive the journal.
@@ -81,7 +82,8 @@ public:
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
-  /// Queues `op`. After stop(), the op's callback gets errc::shutting_down at once.
+  /// Queues `op`. After stop(), the op's callback gets errc::shutting_down at
+  /// once.
   void submit(write_op op);
 
   /// Returns the number of queued and in-flight operations (approximate).

@@ -40,8 +40,9 @@ std::string_view to_view(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
-// The id index key: 4-byte big-endian length of id, id, source. Length-prefixed so no
-// byte of id or source can make two pairs collide, and so a prefix finds every source.
+// The id index key: 4-byte big-endian length of id, id, source. Length-prefixed
+// so no byte of id or source can make two pairs collide, and so a prefix finds
+// every source.
 std::string id_key(std::string_view id, std::string_view source) {
   std::string key;
   key.reserve(4 + id.size() + source.size());
@@ -103,14 +104,12 @@ private:
 
 } // namespace
 
-// --- write_txn ----------------------------------------------------------------
+// --- write_txn
+// ----------------------------------------------------------------
 
 write_txn::write_txn(write_txn&& other) noexcept
-  : owner_(other.owner_),
-    txn_(std::exchange(other.txn_, nullptr)),
-    parent_(other.parent_),
-    next_seq_(other.next_seq_) {
-}
+    : owner_(other.owner_), txn_(std::exchange(other.txn_, nullptr)),
+      parent_(other.parent_), next_seq_(other.next_seq_) {}
 
 write_txn& write_txn::operator=(write_txn&& other) noexcept {
   if (this != &other) {
@@ -129,7 +128,8 @@ write_txn::~write_txn() {
 
 caf::error write_txn::commit() {
   if (txn_ == nullptr)
-    return make_error(errc::storage_failure, "commit of a finished transaction");
+    return make_error(errc::storage_failure,
+                      "commit of a finished transaction");
   auto rc = mdb_txn_commit(std::exchange(txn_, nullptr));
   if (rc != MDB_SUCCESS)
     return lmdb_error(rc, "commit");
@@ -152,7 +152,8 @@ caf::expected<write_txn> write_txn::begin_child() {
   return write_txn{owner_, child, this, next_seq_};
 }
 
-// --- store: open ---------------------------------------------------------------
+// --- store: open
+// ---------------------------------------------------------------
 
 caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
   std::unique_ptr<store> s{new store(std::move(opts))};
@@ -170,17 +171,17 @@ caf::error store::init() {
   std::error_code ec;
   std::filesystem::create_directories(opts_.dir, ec);
   if (ec)
-    return make_error(errc::storage_failure,
-                      "cannot create data directory " + opts_.dir + ": "
-                        + ec.message());
+    return make_error(errc::storage_failure, "cannot create data directory "
+                                                 + opts_.dir + ": "
+                                                 + ec.message());
   if (auto rc = mdb_env_create(&env_); rc != 0)
     return lmdb_error(rc, "mdb_env_create");
   mdb_env_set_maxdbs(env_, 16);
   mdb_env_set_maxreaders(env_, 512);
   if (auto rc = mdb_env_set_mapsize(env_, opts_.map_size_bytes); rc != 0)
     return lmdb_error(rc, "set map size");
-  // MDB_NOTLS: read transactions are not tied to threads, so Beast I/O threads and
-  // actors can read freely. MDB_NOSYNC is the "os" durability mode.
+  // MDB_NOTLS: read transactions are not tied to threads, so Beast I/O threads
+  // and actors can read freely. MDB_NOSYNC is the "os" durability mode.
   unsigned flags = MDB_NOTLS | (opts_.sync ? 0u : MDB_NOSYNC);
   if (auto rc = mdb_env_open(env_, opts_.dir.c_str(), flags, 0644); rc != 0)
     return lmdb_error(rc, "open store in " + opts_.dir);
@@ -214,10 +215,11 @@ caf::error store::init() {
     rc = mdb_put(txn, meta_db_, &k, &v, 0);
   } else if (rc == 0 && to_view(v) != schema_version) {
     mdb_txn_abort(txn);
-    return make_error(errc::schema_mismatch,
-                      "store in " + opts_.dir + " has schema version "
-                        + std::string{to_view(v)} + ", this rouse reads version "
-                        + std::string{schema_version});
+    return make_error(errc::schema_mismatch, "store in " + opts_.dir
+                                                 + " has schema version "
+                                                 + std::string{to_view(v)}
+                                                 + ", this rouse reads version "
+                                                 + std::string{schema_version});
   }
   if (rc != 0) {
     mdb_txn_abort(txn);
@@ -234,7 +236,8 @@ caf::error store::init() {
   return {};
 }
 
-// --- store: writes ---------------------------------------------------------------
+// --- store: writes
+// ---------------------------------------------------------------
 
 caf::expected<write_txn> store::begin_write() {
   MDB_txn* txn = nullptr;
@@ -250,7 +253,7 @@ caf::expected<append_result> store::append(write_txn& txn, event& ev,
   if (ev.id.size() + ev.source.size() > max_id_and_source_bytes)
     return make_error(errc::invalid_input,
                       "id and source together are longer than "
-                        + std::to_string(max_id_and_source_bytes) + " bytes");
+                          + std::to_string(max_id_and_source_bytes) + " bytes");
   auto key = id_key(ev.id, ev.source);
   MDB_val k = to_val(key);
   MDB_val v;
@@ -258,7 +261,7 @@ caf::expected<append_result> store::append(write_txn& txn, event& ev,
   if (rc == 0 && v.mv_size == 16) {
     auto seq = get_u64_be(v.mv_data);
     auto at = static_cast<int64_t>(
-      get_u64_be(static_cast<const char*>(v.mv_data) + 8));
+        get_u64_be(static_cast<const char*>(v.mv_data) + 8));
     if (now_ns - at < opts_.dedup_window.count())
       return append_result{seq, true};
   } else if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -346,7 +349,8 @@ caf::error store::put_run(write_txn& txn, const run_record& run) {
   return {};
 }
 
-// --- store: reads ------------------------------------------------------------------
+// --- store: reads
+// ------------------------------------------------------------------
 
 caf::expected<std::optional<event>> store::get_event(uint64_t seq) const {
   read_txn txn{env_};
@@ -366,7 +370,8 @@ caf::expected<std::optional<event>> store::get_event(uint64_t seq) const {
   return std::optional<event>{std::move(ev)};
 }
 
-caf::expected<std::vector<event>> store::find_events(std::string_view id) const {
+caf::expected<std::vector<event>>
+store::find_events(std::string_view id) const {
   read_txn txn{env_};
   if (txn.rc() != 0)
     return lmdb_error(txn.rc(), "begin read");
@@ -412,8 +417,8 @@ caf::expected<std::vector<event>> store::read_events(uint64_t from_seq,
   auto start = u64_key(from_seq);
   MDB_val k = to_val(start);
   MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
-       rc == 0 && result.size() < limit; rc = cur.get(k, v, MDB_NEXT)) {
+  for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0 && result.size() < limit;
+       rc = cur.get(k, v, MDB_NEXT)) {
     event ev;
     if (auto err = decode(to_view(v), ev))
       return err;

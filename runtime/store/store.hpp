@@ -1,6 +1,7 @@
-// The LMDB store: one environment in data_dir with named databases for events, the
-// id/dedup index, checkpoints, runs and the run state index. Keys are big-endian so LMDB
-// order is time order. Writes go through write_txn and come from one thread (the journal).
+// The LMDB store: one environment in data_dir with named databases for events,
+// the id/dedup index, checkpoints, runs and the run state index. Keys are
+// big-endian so LMDB order is time order. Writes go through write_txn and come
+// from one thread (the journal).
 #pragma once
 
 #include "messages/errc.hpp"
@@ -29,19 +30,21 @@ struct store_options {
   /// LMDB map size in bytes: the most the store can ever hold. Default 1 GiB.
   /// A full map fails writes with errc::storage_full; it never corrupts data.
   uint64_t map_size_bytes = 1ull << 30;
-  /// true: fsync on every commit (survives power loss). false ("os" mode): the OS
-  /// flushes later; survives a killed process but not a power cut. Default true.
+  /// true: fsync on every commit (survives power loss). false ("os" mode): the
+  /// OS flushes later; survives a killed process but not a power cut. Default
+  /// true.
   bool sync = true;
-  /// Within this window a second event with the same (source, id) is a duplicate.
-  /// Default 24 h. Longer windows only cost index space (the index is kept anyway).
+  /// Within this window a second event with the same (source, id) is a
+  /// duplicate. Default 24 h. Longer windows only cost index space (the index
+  /// is kept anyway).
   std::chrono::nanoseconds dedup_window = std::chrono::hours{24};
 };
 
 /// Longest accepted id + source, in bytes (LMDB's default key limit is 511).
 constexpr std::size_t max_id_and_source_bytes = 500;
 
-/// A write transaction. Movable, not copyable; aborts on destruction unless committed.
-/// Used by exactly one thread.
+/// A write transaction. Movable, not copyable; aborts on destruction unless
+/// committed. Used by exactly one thread.
 class write_txn {
 public:
   write_txn() = default;
@@ -51,8 +54,8 @@ public:
   write_txn& operator=(const write_txn&) = delete;
   ~write_txn();
 
-  /// Commits; errc::storage_full or errc::storage_failure on failure (then nothing of
-  /// this transaction is stored).
+  /// Commits; errc::storage_full or errc::storage_failure on failure (then
+  /// nothing of this transaction is stored).
   caf::error commit();
 
   /// Discards every change.
@@ -68,7 +71,7 @@ private:
   friend class store;
   write_txn(class store* owner, MDB_txn* txn, write_txn* parent,
             uint64_t next_seq)
-    : owner_(owner), txn_(txn), parent_(parent), next_seq_(next_seq) {}
+      : owner_(owner), txn_(txn), parent_(parent), next_seq_(next_seq) {}
 
   class store* owner_ = nullptr;
   MDB_txn* txn_ = nullptr;
@@ -79,15 +82,15 @@ private:
 /// Result of appending one event.
 struct append_result {
   uint64_t seq = 0;
-  /// True if (source, id) was already stored within the dedup window; `seq` is then
-  /// the original's.
+  /// True if (source, id) was already stored within the dedup window; `seq` is
+  /// then the original's.
   bool duplicate = false;
 };
 
 /// Selects runs for list_runs().
 struct run_filter {
-  std::string trigger;              // empty: any
-  std::optional<run_state> state;   // nullopt: any
+  std::string trigger;            // empty: any
+  std::optional<run_state> state; // nullopt: any
   std::size_t limit = 100;
 };
 
@@ -100,9 +103,10 @@ struct store_stats {
   uint64_t last_seq = 0;
 };
 
-/// Thread safety: read functions may be called from any thread at any time (each uses
-/// its own short read transaction). Write transactions must come from one thread at a
-/// time; LMDB would serialize them anyway, and a second writer thread would only block.
+/// Thread safety: read functions may be called from any thread at any time
+/// (each uses its own short read transaction). Write transactions must come
+/// from one thread at a time; LMDB would serialize them anyway, and a second
+/// writer thread would only block.
 class store {
 public:
   /// Opens (or creates) the environment and checks the schema version.
@@ -112,7 +116,8 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  // --- writes (one thread) ----------------------------------------------------
+  // --- writes (one thread)
+  // ----------------------------------------------------
 
   /// Starts a write transaction.
   caf::expected<write_txn> begin_write();
@@ -122,7 +127,8 @@ public:
   caf::expected<append_result> append(write_txn& txn, event& ev,
                                       int64_t now_ns);
 
-  /// Sets the checkpoint of `consumer` to `seq` if that is higher than the stored one.
+  /// Sets the checkpoint of `consumer` to `seq` if that is higher than the
+  /// stored one.
   caf::error advance_checkpoint(write_txn& txn, std::string_view consumer,
                                 uint64_t seq);
 
@@ -132,7 +138,8 @@ public:
   /// Stores `run`, replacing the previous record and updating the state index.
   caf::error put_run(write_txn& txn, const run_record& run);
 
-  // --- reads (any thread) -----------------------------------------------------
+  // --- reads (any thread)
+  // -----------------------------------------------------
 
   caf::expected<std::optional<event>> get_event(uint64_t seq) const;
 
@@ -146,7 +153,8 @@ public:
   caf::expected<std::optional<run_record>> get_run(std::string_view id) const;
 
   /// Returns runs matching `filter`, newest (highest event seq) first.
-  caf::expected<std::vector<run_record>> list_runs(const run_filter& filter) const;
+  caf::expected<std::vector<run_record>>
+  list_runs(const run_filter& filter) const;
 
   /// Returns all runs currently in `state`.
   caf::expected<std::vector<run_record>> runs_in_state(run_state state) const;

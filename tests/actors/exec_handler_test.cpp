@@ -1,5 +1,6 @@
-// Tests the exec handler actor: the run environment, the event on stdin, timeouts and
-// the output cap, with real processes through the real process runner.
+// Tests the exec handler actor: the run environment, the event on stdin,
+// timeouts and the output cap, with real processes through the real process
+// runner.
 #include "actors/exec_handler.hpp"
 
 #include "runtime/exec/process_runner.hpp"
@@ -19,8 +20,8 @@ namespace {
 struct fixture {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::shared_ptr<exec::process_runner> runner
-    = std::make_shared<exec::process_runner>();
+  std::shared_ptr<exec::process_runner> runner =
+      std::make_shared<exec::process_runner>();
 
   fixture() {
     std::istringstream no_ini;
@@ -35,9 +36,10 @@ struct fixture {
     run_outcome result;
     {
       caf::scoped_actor self{*sys};
-      self->request(hdl, std::chrono::seconds{30}, run_atom::value, std::move(req))
-        .receive([&](run_outcome& o) { result = std::move(o); },
-                 [&](caf::error& err) { FAIL(caf::to_string(err)); });
+      self->request(hdl, std::chrono::seconds{30}, run_atom::value,
+                    std::move(req))
+          .receive([&](run_outcome& o) { result = std::move(o); },
+                   [&](caf::error& err) { FAIL(caf::to_string(err)); });
     }
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     return result;

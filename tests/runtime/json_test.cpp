@@ -46,7 +46,7 @@ TEST_CASE("json: encoding then decoding keeps the event", "[runtime][json]") {
 
 TEST_CASE("json: base64 data round-trips", "[runtime][json]") {
   auto ev = json::decode_event(
-    R"({"id":"1","source":"s","type":"t","data_base64":"AAEC"})");
+      R"({"id":"1","source":"s","type":"t","data_base64":"AAEC"})");
   REQUIRE(ev);
   CHECK(ev->data_is_base64);
   CHECK(ev->data == "AAEC");
@@ -78,15 +78,19 @@ TEST_CASE("json: malformed events are rejected with a clear message",
         == R"(unsupported specversion "0.3" (only "1.0" is supported))");
   CHECK(reject(R"({"id":1,"source":"s","type":"t"})")
         == R"(attribute "id" must be a string)");
-  CHECK(reject(R"([{"id":"1","source":"s","type":"t"},{"id":"2","source":"s"}])")
-        == R"(event[1]: missing required attribute "type")");
+  CHECK(
+      reject(R"([{"id":"1","source":"s","type":"t"},{"id":"2","source":"s"}])")
+      == R"(event[1]: missing required attribute "type")");
   CHECK(reject("[]") == "empty batch: no events given");
   CHECK(reject("42") == "body must be a CloudEvent object or an array of them");
   CHECK(reject(R"({"id":"1","source":"s","type":"t","Bad-Name":"x"})")
-          .find("invalid extension attribute name") == 0);
+            .find("invalid extension attribute name")
+        == 0);
   CHECK(reject(R"({"id":"1","source":"s","type":"t","ext":{"a":1}})")
-          .find("must be a string, number or boolean") != std::string::npos);
-  CHECK(reject(R"({"id":"1","source":"s","type":"t","data":1,"data_base64":"AA"})")
+            .find("must be a string, number or boolean")
+        != std::string::npos);
+  CHECK(reject(
+            R"({"id":"1","source":"s","type":"t","data":1,"data_base64":"AA"})")
         == R"(both "data" and "data_base64" given)");
 }
 

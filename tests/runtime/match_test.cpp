@@ -8,9 +8,9 @@ using namespace rouse;
 TEST_CASE("match: exact lists select triggers, empty lists match anything",
           "[runtime][match]") {
   auto m = match::make_exact_matcher({
-    {{"github"}, {"github.push", "github.pull_request"}},
-    {{}, {"demo.hello"}},
-    {{"api", "cli"}, {}},
+      {{"github"}, {"github.push", "github.pull_request"}},
+      {{}, {"demo.hello"}},
+      {{"api", "cli"}, {}},
   });
   auto run = [&](std::string source, std::string type) {
     event ev;

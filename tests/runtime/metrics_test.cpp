@@ -18,15 +18,17 @@ TEST_CASE("metrics: counters and histograms render in exposition format",
   auto text = reg.render();
   CHECK(text.find("rouse_events_received_total{source=\"git\\\"hub\"} 3\n")
         != std::string::npos);
-  CHECK(text.find(
+  CHECK(
+      text.find(
           "rouse_runs_finished_total{trigger=\"a\",outcome=\"succeeded\"} 1\n")
-        != std::string::npos);
+      != std::string::npos);
   CHECK(text.find("rouse_journal_commit_seconds_bucket{le=\"0.0005\"} 1\n")
         != std::string::npos);
   CHECK(text.find("rouse_journal_commit_seconds_bucket{le=\"+Inf\"} 2\n")
         != std::string::npos);
   CHECK(text.find("rouse_journal_commit_seconds_count 2\n")
         != std::string::npos);
-  CHECK(text.find("# TYPE rouse_journal_backlog gauge\nrouse_journal_backlog 7\n")
-        != std::string::npos);
+  CHECK(
+      text.find("# TYPE rouse_journal_backlog gauge\nrouse_journal_backlog 7\n")
+      != std::string::npos);
 }

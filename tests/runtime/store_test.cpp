@@ -1,5 +1,5 @@
-// Tests the LMDB store and the group-commit journal: appends, dedup window, checkpoint
-// atomicity, map full, recovery of the sequence after reopening.
+// Tests the LMDB store and the group-commit journal: appends, dedup window,
+// checkpoint atomicity, map full, recovery of the sequence after reopening.
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
 
@@ -27,9 +27,9 @@ event make_event(std::string id, std::string source = "src",
   return ev;
 }
 
-std::unique_ptr<store::store> open_store(const std::string& dir,
-                                         uint64_t map = 64ull << 20,
-                                         std::chrono::nanoseconds window = 24h) {
+std::unique_ptr<store::store>
+open_store(const std::string& dir, uint64_t map = 64ull << 20,
+           std::chrono::nanoseconds window = 24h) {
   store::store_options opts;
   opts.dir = dir;
   opts.map_size_bytes = map;
@@ -41,9 +41,8 @@ std::unique_ptr<store::store> open_store(const std::string& dir,
 }
 
 // Appends `events` in one transaction; returns the results.
-std::vector<store::append_result> append_all(store::store& db,
-                                             std::vector<event> events,
-                                             int64_t now) {
+std::vector<store::append_result>
+append_all(store::store& db, std::vector<event> events, int64_t now) {
   auto txn = db.begin_write();
   REQUIRE(txn);
   std::vector<store::append_result> out;
@@ -118,7 +117,8 @@ TEST_CASE("store: a duplicate inside the window is stored once",
   }
 }
 
-TEST_CASE("store: dedup and the sequence survive reopening", "[runtime][store]") {
+TEST_CASE("store: dedup and the sequence survive reopening",
+          "[runtime][store]") {
   test::temp_dir dir;
   {
     auto db = open_store(dir.path());
@@ -235,7 +235,7 @@ TEST_CASE("journal: concurrent appends share commits and are all acked",
       for (int i = 0; i < per_producer; ++i) {
         store::append_op op;
         op.events.push_back(
-          make_event("p" + std::to_string(p) + "-" + std::to_string(i)));
+            make_event("p" + std::to_string(p) + "-" + std::to_string(i)));
         op.done = [&](caf::expected<std::vector<store::append_outcome>> r) {
           if (r && r->size() == 1 && !r->front().duplicate)
             ++acked;
@@ -300,8 +300,9 @@ TEST_CASE("journal: a route op stores runs and checkpoint together",
   }
 }
 
-TEST_CASE("journal: a full map fails the writes that do not fit, keeps the rest",
-          "[runtime][store][journal]") {
+TEST_CASE(
+    "journal: a full map fails the writes that do not fit, keeps the rest",
+    "[runtime][store][journal]") {
   journal_fixture fx{1 << 20}; // 1 MiB map
   store::journal j{*fx.db, {}, {}};
   auto append = [&](std::string id, size_t bytes) {
@@ -331,7 +332,8 @@ TEST_CASE("journal: a full map fails the writes that do not fit, keeps the rest"
   REQUIRE(full);
   CHECK(is(full, errc::storage_full));
   CHECK(describe(full).find("map_size") != std::string::npos);
-  // Everything acked before is intact and readable; the failed event left nothing.
+  // Everything acked before is intact and readable; the failed event left
+  // nothing.
   CHECK(fx.db->last_seq() == static_cast<uint64_t>(stored));
   auto events = fx.db->read_events(1, 1000);
   REQUIRE(events);

@@ -7,8 +7,8 @@
 
 namespace rouse::test {
 
-/// Creates a fresh directory under $TMPDIR (or /tmp); removes it with its contents on
-/// destruction.
+/// Creates a fresh directory under $TMPDIR (or /tmp); removes it with its
+/// contents on destruction.
 class temp_dir {
 public:
   temp_dir() {
