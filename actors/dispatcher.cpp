@@ -7,9 +7,12 @@
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
 
+#include "messages/clock.hpp"
+
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <unordered_map>
 
@@ -17,15 +20,14 @@ namespace rouse {
 
 namespace {
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct dispatcher_state {
   dispatcher_config cfg;
   std::unordered_map<std::string, const trigger_entry*> by_name;
+  /// Runs between launch and outcome (each holds one execution slot).
+  uint32_t active = 0;
+  /// Admitted runs waiting for a slot, oldest first (still `pending` in the
+  /// store).
+  std::deque<run_record> queued;
   static inline const char* name = "dispatcher";
 };
 
@@ -55,6 +57,39 @@ void store_final(dispatcher_pointer self, run_record run) {
   self->state.cfg.journal->submit(std::move(op));
 }
 
+// Takes an execution slot, stores `run` as running and, once that is committed,
+// continues in the started_atom handler.
+void begin(dispatcher_pointer self, run_record run) {
+  ++self->state.active;
+  auto now = wall_clock_ns();
+  run.attempt += 1;
+  run.started_ns = now;
+  run.transition(run_state::running, now,
+                 "attempt " + std::to_string(run.attempt));
+  store::run_op op;
+  op.run = run;
+  auto hdl = caf::actor_cast<dispatcher_actor>(self);
+  op.done = [hdl, run = std::move(run)](caf::error err) mutable {
+    if (err)
+      std::cerr << "rouse: storing run " << run.id
+                << " as running failed: " << describe(err) << "\n";
+    caf::anon_send(hdl, started_atom::value, !err, std::move(run));
+  };
+  self->state.cfg.journal->submit(std::move(op));
+}
+
+// Frees one execution slot and begins queued runs while slots are free.
+void release_slot(dispatcher_pointer self) {
+  auto& st = self->state;
+  if (st.active > 0)
+    --st.active;
+  while (!st.queued.empty() && st.active < st.cfg.max_running) {
+    auto next = std::move(st.queued.front());
+    st.queued.pop_front();
+    begin(self, std::move(next));
+  }
+}
+
 dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                                            dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
@@ -62,21 +97,11 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
     self->state.by_name.emplace(trig.name, &trig);
   return {
       [=](launch_atom, run_record& run) {
-        auto now = now_ns();
-        run.attempt += 1;
-        run.started_ns = now;
-        run.transition(run_state::running, now,
-                       "attempt " + std::to_string(run.attempt));
-        store::run_op op;
-        op.run = run;
-        auto hdl = caf::actor_cast<dispatcher_actor>(self);
-        op.done = [hdl, run = std::move(run)](caf::error err) mutable {
-          if (err)
-            std::cerr << "rouse: storing run " << run.id
-                      << " as running failed: " << describe(err) << "\n";
-          caf::anon_send(hdl, started_atom::value, !err, std::move(run));
-        };
-        self->state.cfg.journal->submit(std::move(op));
+        auto& st = self->state;
+        if (st.active >= st.cfg.max_running)
+          st.queued.push_back(std::move(run));
+        else
+          begin(self, std::move(run));
       },
       [=](started_atom, bool ok, run_record& run) {
         auto* trig = find_trigger(self, run.trigger);
@@ -85,6 +110,7 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
           // as it is for recovery and free the slot.
           if (trig != nullptr)
             self->send(trig->governor, release_atom::value, run.id);
+          release_slot(self);
           return;
         }
         auto ev = self->state.cfg.db->get_event(run.event_seq);
@@ -114,13 +140,13 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                 [=](caf::error& err) mutable {
                   run_outcome failed;
                   failed.error = "handler: " + caf::to_string(err);
-                  failed.finished_ns = now_ns();
+                  failed.finished_ns = wall_clock_ns();
                   self->send(self, outcome_atom::value, std::move(run),
                              std::move(failed));
                 });
       },
       [=](outcome_atom, run_record& run, run_outcome& outcome) {
-        auto now = now_ns();
+        auto now = wall_clock_ns();
         run.exit_code = outcome.exit_code;
         run.term_signal = outcome.term_signal;
         run.stdout_text = std::move(outcome.stdout_text);
@@ -138,6 +164,7 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
             metrics::label("trigger", run.trigger) + ","
             + metrics::label("outcome", to_string(state)));
         store_final(self, std::move(run));
+        release_slot(self);
       },
   };
 }

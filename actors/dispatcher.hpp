@@ -8,6 +8,8 @@
 
 #include <caf/fwd.hpp>
 
+#include <cstdint>
+
 namespace rouse::store {
 class journal;
 class store;
@@ -25,6 +27,11 @@ struct dispatcher_config {
   store::journal* journal = nullptr;
   store::store* db = nullptr;
   metrics::registry* metrics = nullptr;
+  /// Most runs executing at once on this host, across all triggers. Runs over
+  /// it stay `pending` and start in arrival order as others finish. Default
+  /// 128, below the process runner's 256 processes, so exec handlers never find
+  /// the runner overloaded.
+  uint32_t max_running = 128;
 };
 
 /// Spawns the dispatcher.

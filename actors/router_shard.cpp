@@ -4,6 +4,8 @@
 
 #include "runtime/store/journal.hpp"
 
+#include "messages/clock.hpp"
+
 #include <caf/all.hpp>
 
 #include <chrono>
@@ -12,12 +14,6 @@
 namespace rouse {
 
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct router_shard_state {
   router_shard_config cfg;
@@ -46,7 +42,7 @@ void flush(shard_pointer self) {
   op.consumer = shard_consumer_name(st.cfg.index);
   op.through_seq = st.in_flight_through;
   std::vector<uint32_t> hits;
-  auto now = now_ns();
+  auto now = wall_clock_ns();
   const auto& table = *st.cfg.table;
   for (const auto& ev : st.in_flight) {
     hits.clear();

@@ -3,6 +3,7 @@
 // alone), commit once, then answer every operation and publish the new events.
 #include "runtime/store/journal.hpp"
 
+#include "messages/clock.hpp"
 #include "runtime/store/store.hpp"
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
@@ -13,12 +14,6 @@
 namespace rouse::store {
 
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 template <class... Ts>
 struct overloaded_fn : Ts... {
@@ -112,7 +107,7 @@ struct journal::impl {
 
   void process(std::vector<write_op>& batch, std::size_t n) {
     auto started = std::chrono::steady_clock::now();
-    auto now = now_ns();
+    auto now = wall_clock_ns();
     std::vector<applied> results;
     results.reserve(n);
     std::vector<event> fresh;
