@@ -20,15 +20,18 @@
 namespace {
 
 // A handler actor: answers each run request with an outcome. Any C++ work fits
-// here.
-rouse::handler_actor::behavior_type greeter(rouse::handler_actor::pointer) {
+// here. (It takes an argument on purpose: in CAF 0.17.6, spawning a function
+// actor with no arguments binds a reference to a null pointer inside CAF's
+// headers, which UBSan reports.)
+rouse::handler_actor::behavior_type greeter(rouse::handler_actor::pointer,
+                                            std::string greeting) {
   return {
-      [](rouse::run_atom, const rouse::run_request& req) {
+      [greeting](rouse::run_atom, const rouse::run_request& req) {
         rouse::run_outcome out;
         out.ok = true;
         out.exit_code = 0;
-        out.stdout_text = "hello from C++ for event " + req.ev.id + " (attempt "
-                          + std::to_string(req.attempt) + ")\n";
+        out.stdout_text = greeting + " from C++ for event " + req.ev.id
+                          + " (attempt " + std::to_string(req.attempt) + ")\n";
         return out;
       },
   };
@@ -59,7 +62,7 @@ int main() {
   int rc = 1;
   {
     caf::actor_system sys{sys_cfg};
-    auto handler = sys.spawn(greeter);
+    auto handler = sys.spawn(greeter, std::string{"hello"});
     rouse::host_options opts;
     opts.cfg = std::move(*loaded.cfg);
     opts.actor_handlers.emplace_back("greeter", handler);

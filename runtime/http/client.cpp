@@ -52,7 +52,7 @@ bool is_token(std::string_view s) {
                  || (c >= '0' && c <= '9');
     if (!alnum
         && std::string_view{"!#$%&'*+-.^_`|~"}.find(ch)
-             == std::string_view::npos)
+               == std::string_view::npos)
       return false;
   }
   return true;
@@ -90,8 +90,8 @@ response to_response(bhttp::response<bhttp::string_body>&& msg) {
   response r;
   r.status = static_cast<int>(msg.result_int());
   auto ct = msg.find(bhttp::field::content_type);
-  r.content_type = ct == msg.end() ? std::string{}
-                                   : std::string{to_sv(ct->value())};
+  r.content_type =
+      ct == msg.end() ? std::string{} : std::string{to_sv(ct->value())};
   for (const auto& field : msg)
     r.headers.push_back(header{std::string{to_sv(field.name_string())},
                                std::string{to_sv(field.value())}});
@@ -104,8 +104,8 @@ response to_response(bhttp::response<bhttp::string_body>&& msg) {
 caf::expected<response> fetch(const std::string& host, uint16_t port,
                               const client_request& req,
                               std::chrono::milliseconds timeout) {
-  const std::string where
-    = (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":"
+  const std::string where =
+      (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":"
       + std::to_string(port);
   if (auto err = check(req, where))
     return err;
@@ -185,16 +185,16 @@ caf::expected<response> fetch(const std::string& host, uint16_t port,
     if (read_ec == beast::error::timeout)
       return make_error(errc::unreachable,
                         "request to " + where + " timed out" + after);
-    const auto& http_category
-      = bhttp::make_error_code(bhttp::error::bad_target).category();
+    const auto& http_category =
+        bhttp::make_error_code(bhttp::error::bad_target).category();
     if (read_ec.category() == http_category
         && read_ec != bhttp::error::end_of_stream
         && read_ec != bhttp::error::partial_message)
-      return make_error(errc::invalid_input, "bad response from " + where
-                                               + ": " + read_ec.message());
+      return make_error(errc::invalid_input, "bad response from " + where + ": "
+                                                 + read_ec.message());
     const auto& cause = write_ec && write_ec != net::error::operation_aborted
-                          ? write_ec
-                          : read_ec;
+                            ? write_ec
+                            : read_ec;
     return make_error(errc::unreachable,
                       "request to " + where + " failed: " + cause.message());
   } catch (const std::exception& e) {

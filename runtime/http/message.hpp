@@ -1,6 +1,7 @@
 // The HTTP request and response as rouse code sees them: plain structs that own
-// their bytes, with no Beast types, so handlers and the CLI need no Beast headers.
-// The server (server.cpp) and the client (client.cpp) convert from and to Beast.
+// their bytes, with no Beast types, so handlers and the CLI need no Beast
+// headers. The server (server.cpp) and the client (client.cpp) convert from and
+// to Beast.
 #pragma once
 
 #include <cstddef>

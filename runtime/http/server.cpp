@@ -11,6 +11,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -78,7 +79,7 @@ template <class Int>
 void append_number(std::string& out, Int x) {
   std::array<char, 24> buf{};
   auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), x);
-  (void) ec;
+  (void)ec;
   out.append(buf.data(), end);
 }
 
@@ -245,12 +246,9 @@ class session;
 /// past stop()) is gone and no socket outlives its io_context.
 struct core {
   core(server_options o, handler h)
-    : opts(std::move(o)),
-      on_request(std::move(h)),
-      ioc(static_cast<int>(opts.threads)),
-      acceptor(net::make_strand(ioc)),
-      accept_retry(acceptor.get_executor()) {
-  }
+      : opts(std::move(o)), on_request(std::move(h)),
+        ioc(static_cast<int>(opts.threads)), acceptor(net::make_strand(ioc)),
+        accept_retry(acceptor.get_executor()) {}
 
   const server_options opts;
   const handler on_request;
@@ -288,11 +286,9 @@ struct core {
 class session : public std::enable_shared_from_this<session> {
 public:
   session(std::shared_ptr<core> c, tcp::socket&& socket, std::string remote)
-    : core_(std::move(c)),
-      stream_(std::move(socket)),
-      buffer_(core_->opts.max_header_bytes + read_chunk_bytes),
-      remote_address_(std::move(remote)) {
-  }
+      : core_(std::move(c)), stream_(std::move(socket)),
+        buffer_(core_->opts.max_header_bytes + read_chunk_bytes),
+        remote_address_(std::move(remote)) {}
 
   ~session() {
     if (registered_)
@@ -308,13 +304,14 @@ public:
     if (!core_->add(this))
       return false;
     registered_ = true;
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&session::do_read,
-                                            shared_from_this()));
+    net::dispatch(
+        stream_.get_executor(),
+        beast::bind_front_handler(&session::do_read, shared_from_this()));
     return true;
   }
 
   /// Posts the response for request `seq` onto the strand; from any thread.
+  /// Reading the stream's executor there is safe: it never changes.
   void respond(uint64_t seq, response&& r) {
     auto& c = *core_;
     c.posting.fetch_add(1);
@@ -347,9 +344,10 @@ private:
       // Idle between requests: wait for the first byte under idle_timeout,
       // then the whole request must follow within read_timeout.
       stream_.expires_after(core_->opts.idle_timeout);
-      stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
-                              beast::bind_front_handler(
-                                &session::on_first_bytes, shared_from_this()));
+      stream_.async_read_some(
+          buffer_.prepare(read_chunk_bytes),
+          beast::bind_front_handler(&session::on_first_bytes,
+                                    shared_from_this()));
       return;
     }
     first_request_ = false;
@@ -366,8 +364,8 @@ private:
   void do_read_header() {
     stream_.expires_after(core_->opts.read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(
-                               &session::on_read_header, shared_from_this()));
+                             beast::bind_front_handler(&session::on_read_header,
+                                                       shared_from_this()));
   }
 
   void on_read_header(error_code ec, std::size_t) {
@@ -395,9 +393,9 @@ private:
   }
 
   void do_read_body() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&session::on_read,
-                                                shared_from_this()));
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
 
   void on_read(error_code ec, std::size_t) {
@@ -415,7 +413,7 @@ private:
     if (!parse_target(req.target, req.path, req.query))
       return reject(400, "malformed request target");
     req.headers.reserve(
-      static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+        static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& field : msg)
       req.headers.push_back(header{std::string{to_sv(field.name_string())},
                                    std::string{to_sv(field.value())}});
@@ -438,15 +436,16 @@ private:
     const auto& opts = core_->opts;
     if (ec == bhttp::error::body_limit)
       return reject(413, "request body exceeds "
-                           + std::to_string(opts.max_body_bytes) + " bytes");
+                             + std::to_string(opts.max_body_bytes) + " bytes");
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
       return reject(431, "request header exceeds "
-                           + std::to_string(opts.max_header_bytes) + " bytes");
+                             + std::to_string(opts.max_header_bytes)
+                             + " bytes");
     if (ec == bhttp::error::end_of_stream
         || ec == bhttp::error::partial_message)
       return do_close();
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target)
-                           .category())
+    if (ec.category()
+        == bhttp::make_error_code(bhttp::error::bad_target).category())
       return reject(400, "malformed request: " + ec.message());
     do_close(); // timeout, reset, aborted
   }
@@ -467,13 +466,13 @@ private:
     awaiting_response_ = false;
     write_response(std::move(r),
                    keep_alive_
-                     && !core_->stopping.load(std::memory_order_relaxed));
+                       && !core_->stopping.load(std::memory_order_relaxed));
   }
 
   void write_response(response&& r, bool keep_alive) {
     if (r.status < 200 || r.status > 599)
       r = error_response(500, "request handler returned status "
-                                + std::to_string(r.status));
+                                  + std::to_string(r.status));
     const bool bodiless = r.status == 204 || r.status == 304;
     head_.clear();
     head_ += "HTTP/1.1 ";
@@ -508,11 +507,12 @@ private:
     body_ = std::move(r.body);
     const bool send_body = !bodiless && !head_request_;
     std::array<net::const_buffer, 2> buffers{
-      net::buffer(head_), net::buffer(body_.data(), send_body ? body_.size() : 0)};
+        net::buffer(head_),
+        net::buffer(body_.data(), send_body ? body_.size() : 0)};
     stream_.expires_after(core_->opts.write_timeout);
-    net::async_write(stream_, buffers,
-                     beast::bind_front_handler(&session::on_write,
-                                               shared_from_this()));
+    net::async_write(
+        stream_, buffers,
+        beast::bind_front_handler(&session::on_write, shared_from_this()));
   }
 
   void on_write(error_code ec, std::size_t) {
@@ -540,9 +540,9 @@ private:
   }
 
   void do_linger() {
-    stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
-                            beast::bind_front_handler(&session::on_linger,
-                                                      shared_from_this()));
+    stream_.async_read_some(
+        buffer_.prepare(read_chunk_bytes),
+        beast::bind_front_handler(&session::on_linger, shared_from_this()));
   }
 
   void on_linger(error_code ec, std::size_t n) {
@@ -647,8 +647,8 @@ void run_io(core& c) {
 }
 
 caf::error listen_error(const std::string& where, const error_code& ec) {
-  return make_error(errc::invalid_config, "listen " + where + ": "
-                                            + ec.message());
+  return make_error(errc::invalid_config,
+                    "listen " + where + ": " + ec.message());
 }
 
 caf::error check(const server_options& opts, const handler& h) {
@@ -681,8 +681,7 @@ struct server::impl {
   bool stopped = false; // guarded by stop_mu
 };
 
-server::server(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
-}
+server::server(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
 
 server::~server() {
   stop();
@@ -706,9 +705,9 @@ caf::expected<std::unique_ptr<server>> server::start(server_options opts,
       endpoint = tcp::endpoint{address, c->opts.port};
     } else {
       tcp::resolver resolver{c->ioc};
-      auto results = resolver.resolve(c->opts.host,
-                                      std::to_string(c->opts.port),
-                                      tcp::resolver::passive, ec);
+      auto results =
+          resolver.resolve(c->opts.host, std::to_string(c->opts.port),
+                           tcp::resolver::passive, ec);
       if (ec)
         return listen_error(where, ec);
       if (results.empty())
@@ -735,11 +734,11 @@ caf::expected<std::unique_ptr<server>> server::start(server_options opts,
     std::unique_ptr<server> srv{new server{std::move(ptr)}};
     net::post(acceptor.get_executor(), [c] { do_accept(c); });
     for (unsigned i = 0; i < c->opts.threads; ++i)
-      srv->impl_->threads.emplace_back([raw = c.get()] { run_io(*raw); });
+      srv->impl_->threads.emplace_back([c] { run_io(*c); });
     return srv;
   } catch (const std::exception& e) {
-    return make_error(errc::invalid_config, "listen " + where + ": "
-                                              + e.what());
+    return make_error(errc::invalid_config,
+                      "listen " + where + ": " + e.what());
   }
 }
 
@@ -749,6 +748,11 @@ void server::stop() {
     return;
   impl_->stopped = true;
   auto& c = impl_->c;
+  // The io_context stops for good once its work count reaches zero; this guard
+  // keeps it running until every close below is queued (the pending accept
+  // alone does not: on_accept stops re-arming once `stopping` is set), or the
+  // queued closes, and the sessions they hold, would never run nor be freed.
+  auto work = net::make_work_guard(c->ioc);
   std::vector<std::shared_ptr<session>> live;
   {
     std::lock_guard<std::mutex> sessions_guard{c->sessions_mu};
@@ -760,17 +764,23 @@ void server::stop() {
   }
   while (c->posting.load() != 0)
     std::this_thread::yield();
+  for (auto& s : live)
+    s->close_soon();
   net::post(c->acceptor.get_executor(), [c] {
     error_code ec;
     c->acceptor.close(ec);
     c->accept_retry.cancel();
   });
-  for (auto& s : live)
-    s->close_soon();
   live.clear();
-  for (auto& t : impl_->threads)
-    if (t.joinable())
+  work.reset();
+  // From a handler the calling I/O thread cannot join itself; it finishes on
+  // its own and its reference keeps the core alive until then.
+  for (auto& t : impl_->threads) {
+    if (t.get_id() == std::this_thread::get_id())
+      t.detach();
+    else if (t.joinable())
       t.join();
+  }
   impl_->threads.clear();
 }
 
@@ -804,21 +814,21 @@ std::string json_quote(std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0x0F];
-        } else {
-          out += static_cast<char>(c);
-        }
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (c < 0x20) {
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0x0F];
+      } else {
+        out += static_cast<char>(c);
+      }
     }
     ++i;
   }

@@ -52,12 +52,13 @@ struct server_options {
 /// a connection reads its next request only after the previous response was
 /// written.
 ///
-/// Thread safety: start(), port() and stop() may be called from any thread
-/// but not from a handler or another I/O-thread callback (stop() joins the I/O
-/// threads). Responders may be called from any thread, also after stop()
-/// (the response is then dropped). Each connection's state is touched only on
-/// its strand; the hot path takes no locks (a mutex guards only the set of
-/// open connections, on connect and disconnect).
+/// Thread safety: port() and stop() may be called from any thread; called
+/// from a handler, stop() cannot wait for the calling I/O thread and returns
+/// while that handler finishes. Responders may be called from any thread, also
+/// after stop() or after the server is destroyed (the response is then
+/// dropped). Each connection's state is touched only on its strand; the hot
+/// path takes no locks (a mutex guards only the set of open connections, on
+/// connect and disconnect).
 class server {
 public:
   /// Binds, listens and starts the I/O threads. Returns errc::invalid_config

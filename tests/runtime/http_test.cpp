@@ -13,6 +13,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -52,7 +53,8 @@ std::unique_ptr<server> must_start(server_options opts, handler h) {
 
 /// Responds at once with "<method> <path>" and counts calls.
 struct counting_handler {
-  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>();
+  std::shared_ptr<std::atomic<int>> calls =
+      std::make_shared<std::atomic<int>>();
   void operator()(request&& req, responder respond) const {
     ++*calls;
     response res;
@@ -98,20 +100,20 @@ raw_result raw_exchange(uint16_t port, const std::string& bytes,
   auto start = std::chrono::steady_clock::now();
   std::array<char, 4096> buf{};
   std::function<void()> read_more = [&] {
-    socket.async_read_some(net::buffer(buf), [&](boost::system::error_code ec,
-                                                 std::size_t n) {
-      out.data.append(buf.data(), n);
-      if (ec) {
-        out.closed = true;
-        return;
-      }
-      read_more();
-    });
+    socket.async_read_some(net::buffer(buf),
+                           [&](boost::system::error_code ec, std::size_t n) {
+                             out.data.append(buf.data(), n);
+                             if (ec) {
+                               out.closed = true;
+                               return;
+                             }
+                             read_more();
+                           });
   };
   read_more();
   ioc.run_for(limit);
   out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-    std::chrono::steady_clock::now() - start);
+      std::chrono::steady_clock::now() - start);
   return out;
 }
 
@@ -177,8 +179,8 @@ TEST_CASE("http: GET and POST round-trip with headers, query and decoded path",
     CHECK(res->body == R"(POST|/hooks/github|-|-|{"ref":"main"}|127.0.0.1|0)");
   }
   SECTION("malformed percent-encoding is a 400") {
-    auto out = raw_exchange(srv->port(),
-                            "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto out =
+        raw_exchange(srv->port(), "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(starts_with(out.data, "HTTP/1.1 400"));
     CHECK(out.closed);
   }
@@ -215,9 +217,8 @@ TEST_CASE("http: a responder called later from another thread answers",
 }
 
 TEST_CASE("http: a handler that throws yields a 500", "[runtime][http]") {
-  auto srv = must_start({}, [](request&&, responder) {
-    throw std::runtime_error("boom");
-  });
+  auto srv = must_start(
+      {}, [](request&&, responder) { throw std::runtime_error("boom"); });
   client_request req;
   req.target = "/";
   auto res = fetch(loopback, srv->port(), req);
@@ -262,7 +263,7 @@ TEST_CASE("http: an over-limit body gets 413 and never reaches the handler",
     auto out = raw_exchange(srv->port(),
                             "POST /x HTTP/1.1\r\nHost: x\r\n"
                             "Transfer-Encoding: chunked\r\n\r\n800\r\n"
-                              + std::string(0x800, 'b') + "\r\n0\r\n\r\n");
+                                + std::string(0x800, 'b') + "\r\n0\r\n\r\n");
     CHECK(starts_with(out.data, "HTTP/1.1 413"));
     CHECK(out.closed);
   }
@@ -390,6 +391,44 @@ TEST_CASE("http: keep-alive serves several requests on one connection",
   }
 }
 
+TEST_CASE("http: Expect 100-continue gets an interim response",
+          "[runtime][http]") {
+  counting_handler h;
+  auto srv = must_start({}, h);
+  net::io_context ioc;
+  tcp::socket socket{ioc};
+  socket.connect({net::ip::make_address(loopback), srv->port()});
+  net::write(socket, net::buffer(std::string{
+                         "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                         "Expect: 100-continue\r\n\r\n"}));
+  std::string interim(25, '\0');
+  net::read(socket, net::buffer(interim));
+  CHECK(interim == "HTTP/1.1 100 Continue\r\n\r\n");
+  net::write(socket, net::buffer(std::string{"hello"}));
+  boost::beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(socket, buffer, res);
+  CHECK(res.result_int() == 200);
+  CHECK(res.body() == "POST /up");
+}
+
+TEST_CASE("http: stop from inside a handler does not deadlock",
+          "[runtime][http]") {
+  std::promise<server*> self;
+  auto srv_future = self.get_future().share();
+  auto srv = must_start({}, [srv_future](request&&, responder respond) {
+    respond(response{});
+    srv_future.get()->stop();
+  });
+  self.set_value(srv.get());
+  client_request req;
+  req.target = "/";
+  auto res = fetch(loopback, srv->port(), req, 5000ms);
+  (void)res; // answered or dropped, depending on which ran first
+  srv->stop();
+  CHECK(!fetch(loopback, srv->port(), req, 2000ms));
+}
+
 TEST_CASE("http: Connection close and 204 are honoured", "[runtime][http]") {
   auto srv = must_start({}, [](request&& req, responder respond) {
     response res;
@@ -399,7 +438,8 @@ TEST_CASE("http: Connection close and 204 are honoured", "[runtime][http]") {
     respond(std::move(res));
   });
   auto out = raw_exchange(
-    srv->port(), "GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      srv->port(),
+      "GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   CHECK(out.closed);
   CHECK(starts_with(out.data, "HTTP/1.1 204 No Content\r\n"));
   CHECK(out.data.find("Content-Length") == std::string::npos);
@@ -415,8 +455,8 @@ TEST_CASE("http: a slow client is disconnected after the read timeout",
   auto srv = must_start(opts, h);
 
   SECTION("half the headers, then nothing") {
-    auto out = raw_exchange(srv->port(), "GET / HTTP/1.1\r\nHost: x\r\n",
-                            10000ms);
+    auto out =
+        raw_exchange(srv->port(), "GET / HTTP/1.1\r\nHost: x\r\n", 10000ms);
     CHECK(out.closed);
     CHECK(out.data.empty());
     CHECK(out.elapsed >= 200ms);
@@ -436,8 +476,8 @@ TEST_CASE("http: an idle keep-alive connection is closed after the idle "
   server_options opts;
   opts.idle_timeout = 300ms;
   auto srv = must_start(opts, h);
-  auto out = raw_exchange(srv->port(), "GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
-                          10000ms);
+  auto out =
+      raw_exchange(srv->port(), "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 10000ms);
   CHECK(out.closed);
   CHECK(starts_with(out.data, "HTTP/1.1 200 OK\r\n"));
   CHECK(out.data.find("\r\n\r\nGET /a") + 10 == out.data.size());
@@ -485,7 +525,7 @@ TEST_CASE("http: start fails when the port is in use", "[runtime][http]") {
   CHECK(is(second.error(), errc::invalid_config));
   CHECK(describe(second.error())
         == "listen 127.0.0.1:" + std::to_string(first->port())
-             + ": Address already in use");
+               + ": Address already in use");
 
   SECTION("bad options are rejected too") {
     server_options bad;
@@ -495,7 +535,8 @@ TEST_CASE("http: start fails when the port is in use", "[runtime][http]") {
     bad.threads = 0;
     auto result = server::start(bad, h);
     REQUIRE(!result);
-    CHECK(describe(result.error()) == "http server: threads must be at least 1");
+    CHECK(describe(result.error())
+          == "http server: threads must be at least 1");
   }
 }
 
@@ -553,7 +594,7 @@ TEST_CASE("http: fetch to a closed port is unreachable", "[runtime][http]") {
   CHECK(is(res.error(), errc::unreachable));
   CHECK(describe(res.error())
         == "cannot reach 127.0.0.1:" + std::to_string(port)
-             + ": Connection refused");
+               + ": Connection refused");
 }
 
 TEST_CASE("http: fetch rejects a malformed request", "[runtime][http]") {
