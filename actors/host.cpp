@@ -131,6 +131,7 @@ struct host::impl {
     dc.journal = journal.get();
     dc.db = db.get();
     dc.metrics = &metrics;
+    dc.max_running = opts.cfg.node.max_running;
     dispatcher = spawn_dispatcher(*sys, dc);
     for (size_t i = 0; i < table->triggers.size(); ++i) {
       governor_config gc;

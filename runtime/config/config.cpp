@@ -191,7 +191,7 @@ private:
     auto& node = cfg_.node;
     auto m = read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
                           "durability", "dedup_window", "map_size", "max_body",
-                          "http_threads", "output_cap"});
+                          "http_threads", "output_cap", "max_running"});
     if (auto v = find(m, "name"))
       if (auto s = get_string(*v)) {
         if (is_valid_name(*s))
@@ -261,6 +261,9 @@ private:
     if (auto v = find(m, "output_cap"))
       if (auto n = get_size(*v, 0, "0B"))
         node.output_cap_bytes = *n;
+    if (auto v = find(m, "max_running"))
+      if (auto n = get_uint(*v, 1, 256))
+        node.max_running = static_cast<uint32_t>(*n);
   }
 
   // --- sources --------------------------------------------------------------

@@ -58,6 +58,10 @@ struct node_config {
   /// Bytes of a handler's stdout and of its stderr kept per run; 0 keeps
   /// none. Default 64 KiB. Output past the cap is dropped, not buffered.
   uint64_t output_cap_bytes = 64 * 1024;
+  /// Runs executing at once on this node across all triggers, 1..256. Default
+  /// 128. Runs over it stay pending and start in order as others finish; the
+  /// bound keeps the handler processes (4 descriptors each) within limits.
+  uint32_t max_running = 128;
 };
 
 /// One configured source. Its parameters are kept as YAML text until the

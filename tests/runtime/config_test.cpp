@@ -99,6 +99,7 @@ constexpr const char* full_config = R"(node:
   max_body: 512KiB
   http_threads: 3
   output_cap: 1MB
+  max_running: 7
 sources:
   github: { kind: webhook, path: /hooks/github, verify: { scheme: github } }
   nightly:
@@ -146,19 +147,20 @@ TEST_CASE("config: loads every field of a full config", "[runtime][config]") {
   CHECK(node.max_body_bytes == 512 * 1024);
   CHECK(node.http_threads == 3);
   CHECK(node.output_cap_bytes == 1000 * 1000);
+  CHECK(node.max_running == 7);
 
   REQUIRE(cfg.sources.size() == 2);
   CHECK(cfg.sources[0].name == "github");
   CHECK(cfg.sources[0].kind == "webhook");
-  CHECK(cfg.sources[0].line == 14);
+  CHECK(cfg.sources[0].line == 15);
   CHECK(cfg.sources[1].name == "nightly");
   CHECK(cfg.sources[1].kind == "cron");
-  CHECK(cfg.sources[1].line == 15);
+  CHECK(cfg.sources[1].line == 16);
 
   REQUIRE(cfg.triggers.size() == 2);
   const auto& hello = cfg.triggers[0];
   CHECK(hello.name == "hello");
-  CHECK(hello.line == 19);
+  CHECK(hello.line == 20);
   CHECK(hello.sources == std::vector<std::string>{"api", "github"});
   CHECK(hello.types == std::vector<std::string>{"demo.hello"});
   CHECK(hello.run.exec
@@ -174,7 +176,7 @@ TEST_CASE("config: loads every field of a full config", "[runtime][config]") {
 
   const auto& poke = cfg.triggers[1];
   CHECK(poke.name == "poke");
-  CHECK(poke.line == 29);
+  CHECK(poke.line == 30);
   CHECK(poke.sources.empty());
   CHECK(poke.types == std::vector<std::string>{"demo.poke"});
   CHECK(poke.run.exec.empty());
@@ -219,6 +221,7 @@ TEST_CASE("config: applies defaults for everything omitted",
     CHECK(node.max_body_bytes == 1024 * 1024);
     CHECK(node.http_threads == 1);
     CHECK(node.output_cap_bytes == 64 * 1024);
+    CHECK(node.max_running == 128);
     CHECK(r.cfg->sources.empty());
     CHECK(r.cfg->triggers.empty());
   }
@@ -434,6 +437,8 @@ TEST_CASE("config: reports out-of-range numbers and sizes",
                   "node.shards: expected an integer from 1 to 64, got \"65\"");
   check_one_error("node:\n  http_threads: 17\n", 2,
                   "node.http_threads: expected an integer from 1 to 16");
+  check_one_error("node:\n  max_running: 257\n", 2,
+                  "node.max_running: expected an integer from 1 to 256");
   check_one_error("node:\n  shards: 99999999999999999999\n", 2,
                   "node.shards: expected an integer from 1 to 64");
   check_one_error("node:\n  shards: two\n", 2,
