@@ -67,6 +67,9 @@ int serve(const serve_args& args) {
   std::istringstream no_ini;
   sys_cfg.parse(caf::actor_system_config::string_list{}, no_ini);
   sys_cfg.set("scheduler.max-threads", 2);
+  // One shared queue instead of work stealing: stealing workers poll between
+  // messages and took 15-20 % of the ingest rate on 2 cores (bench/README.md).
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   int rc = 0;
   {
