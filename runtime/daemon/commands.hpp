@@ -43,4 +43,9 @@ struct runs_args {
 };
 int runs(const server_target& target, const runs_args& args);
 
+/// Prints "match" (exit 0) or "no match" (exit 1) for the pattern in one JSON
+/// file against the CloudEvent in another; exit 2 with the reason for an
+/// invalid pattern, event or unreadable file.
+int match(const std::string& pattern_path, const std::string& event_path);
+
 } // namespace rouse::cli

@@ -74,6 +74,20 @@ int main(int argc, char** argv) {
   runs_cmd->add_flag("--json", ra.json, "Print JSON");
   add_client_options(runs_cmd);
 
+  std::string pattern_path;
+  std::string event_path;
+  auto* match_cmd = app.add_subcommand(
+      "match", "Dry-run an event pattern against an event (offline). Exit 0 "
+               "match, 1 no match, 2 invalid pattern or event");
+  match_cmd
+      ->add_option("--pattern", pattern_path,
+                   "JSON file with an event pattern (the `on:` language)")
+      ->required();
+  match_cmd
+      ->add_option("--event", event_path,
+                   "JSON file with a CloudEvent (structured mode)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -85,6 +99,8 @@ int main(int argc, char** argv) {
     return serve(sa);
   if (check_cmd->parsed())
     return check(check_path);
+  if (match_cmd->parsed())
+    return match(pattern_path, event_path);
   server_target target;
   if (!resolve_server(server_url, client_config, target))
     return 2;
