@@ -52,16 +52,6 @@ std::string join(const std::string& path, std::string_view key) {
   return path + "." + std::string{key};
 }
 
-std::string quote(std::string_view text) {
-  constexpr size_t max_len = 64;
-  std::string out = "\"";
-  out.append(text.substr(0, max_len));
-  if (text.size() > max_len)
-    out += "...";
-  out += '"';
-  return out;
-}
-
 /// Returns how a value of the wrong type is named in messages.
 std::string describe_type(const YAML::Node& node) {
   switch (node.Type()) {

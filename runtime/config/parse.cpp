@@ -22,18 +22,6 @@ namespace {
 
 constexpr uint64_t max_secret_bytes = 64 * 1024;
 
-/// Returns `text` in double quotes, cut to 64 characters so a stray paste of a
-/// large value does not flood the diagnostics.
-std::string quote(std::string_view text) {
-  constexpr size_t max_len = 64;
-  std::string out = "\"";
-  out.append(text.substr(0, max_len));
-  if (text.size() > max_len)
-    out += "...";
-  out += '"';
-  return out;
-}
-
 bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
@@ -60,6 +48,16 @@ std::string listen_hint() {
 }
 
 } // namespace
+
+std::string quote(std::string_view text) {
+  constexpr size_t max_len = 64;
+  std::string out = "\"";
+  out.append(text.substr(0, max_len));
+  if (text.size() > max_len)
+    out += "...";
+  out += '"';
+  return out;
+}
 
 caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto invalid = [&] {

@@ -36,6 +36,10 @@ caf::expected<uint64_t> parse_size(std::string_view text);
 caf::expected<std::string> resolve_secret(std::string_view spec,
                                           const std::string& base_dir);
 
+/// Returns `text` in double quotes for a diagnostic, cut to 64 characters so a
+/// stray paste of a large value does not flood the output.
+std::string quote(std::string_view text);
+
 /// Returns true if `name` is a valid source, trigger or node name:
 /// 1 to 64 characters from `[A-Za-z0-9_.-]`.
 bool is_valid_name(std::string_view name) noexcept;

@@ -1,8 +1,10 @@
 // Implements the HTTP server core on Boost.Beast 1.74: one session per
 // connection with the run / do_read / on_read / do_write / on_write / do_close
 // vocabulary of Beast's advanced_server example (1.74: no message_generator),
-// plus error_response() and json_quote() from server.hpp.
+// plus error_response() from server.hpp.
 #include "runtime/http/server.hpp"
+
+#include "runtime/json/writer.hpp"
 
 #include <utility> // Boost 1.74 Asio under C++20 needs it before Asio.
 
@@ -204,39 +206,6 @@ std::string_view reason_phrase(int status) {
   if (code == bhttp::status::unknown)
     return "Unknown";
   return to_sv(bhttp::obsolete_reason(code));
-}
-
-/// Returns the length of the valid UTF-8 sequence starting at s[i], or 0.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned c = at(i);
-  std::size_t len = 0;
-  unsigned cp = 0;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1Fu;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0Fu;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size())
-    return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    unsigned cc = at(i + k);
-    if ((cc & 0xC0u) != 0x80u)
-      return 0;
-    cp = (cp << 6) | (cc & 0x3Fu);
-  }
-  if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-    return 0;
-  if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-    return 0;
-  return len;
 }
 
 class session;
@@ -789,51 +758,9 @@ response error_response(int status, std::string_view message) {
   r.status = status;
   r.body.reserve(message.size() + 16);
   r.body += "{\"error\":";
-  r.body += json_quote(message);
+  r.body += json::quote(message);
   r.body += '}';
   return r;
-}
-
-std::string json_quote(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      auto len = utf8_sequence_length(s, i);
-      if (len == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(s.substr(i, len));
-        i += len;
-      }
-      continue;
-    }
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 0x0F];
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    ++i;
-  }
-  out += '"';
-  return out;
 }
 
 } // namespace rouse::http

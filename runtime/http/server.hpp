@@ -91,8 +91,4 @@ private:
 /// Returns a response with `status` and the JSON body {"error":"<message>"}.
 response error_response(int status, std::string_view message);
 
-/// Returns `s` as a JSON string literal including the quotes; invalid UTF-8
-/// becomes U+FFFD.
-std::string json_quote(std::string_view s);
-
 } // namespace rouse::http

@@ -9,20 +9,39 @@ namespace rouse::json {
 
 namespace {
 
-// Returns the length of the valid UTF-8 sequence starting at s[i], or 0.
+// Returns the length of the well-formed UTF-8 sequence of a non-ASCII byte at
+// s[i], or 0 (overlong forms, surrogates and code points past U+10FFFF are
+// ill-formed).
 size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80           ? 1
-             : (c >> 5) == 0x6  ? 2
-             : (c >> 4) == 0xE  ? 3
-             : (c >> 3) == 0x1E ? 4
-                                : 0;
-  if (n == 0 || i + n > s.size())
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned c = at(i);
+  size_t len = 0;
+  unsigned cp = 0;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1Fu;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0Fu;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07u;
+  } else {
     return 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2)
+  }
+  if (i + len > s.size())
+    return 0;
+  for (size_t k = 1; k < len; ++k) {
+    unsigned cc = at(i + k);
+    if ((cc & 0xC0u) != 0x80u)
       return 0;
-  return n;
+    cp = (cp << 6) | (cc & 0x3Fu);
+  }
+  if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+    return 0;
+  if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+    return 0;
+  return len;
 }
 
 } // namespace
@@ -59,6 +78,11 @@ void append_quoted(std::string& out, std::string_view s) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\u%04x", c);
       out += buf;
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
       ++i;
       continue;
     }

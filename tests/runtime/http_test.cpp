@@ -3,6 +3,7 @@
 // pipelining, asynchronous responders and shutdown.
 #include "runtime/http/client.hpp"
 #include "runtime/http/server.hpp"
+#include "runtime/json/writer.hpp"
 
 #include <utility> // Boost 1.74 Asio under C++20 needs it before Asio.
 
@@ -608,11 +609,11 @@ TEST_CASE("http: fetch rejects a malformed request", "[runtime][http]") {
 
 TEST_CASE("http: json_quote escapes and error_response wraps",
           "[runtime][http]") {
-  CHECK(json_quote("plain") == R"("plain")");
-  CHECK(json_quote("a\"b\\c\n\t\x01") == R"("a\"b\\c\n\t\u0001")");
-  CHECK(json_quote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
-  CHECK(json_quote("bad\xff\xc3") == R"("bad\ufffd\ufffd")");
-  CHECK(json_quote("\xed\xa0\x80") == R"("\ufffd\ufffd\ufffd")");
+  CHECK(json::quote("plain") == R"("plain")");
+  CHECK(json::quote("a\"b\\c\n\t\x01") == R"("a\"b\\c\n\t\u0001")");
+  CHECK(json::quote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
+  CHECK(json::quote("bad\xff\xc3") == R"("bad\ufffd\ufffd")");
+  CHECK(json::quote("\xed\xa0\x80") == R"("\ufffd\ufffd\ufffd")");
   auto res = error_response(404, "no run \"7\"");
   CHECK(res.status == 404);
   CHECK(res.content_type == "application/json");
