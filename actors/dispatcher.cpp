@@ -22,7 +22,6 @@ namespace {
 
 struct dispatcher_state {
   dispatcher_config cfg;
-  std::unordered_map<std::string, const trigger_entry*> by_name;
   /// Runs between launch and outcome (each holds one execution slot).
   uint32_t active = 0;
   /// Admitted runs waiting for a slot, oldest first (still `pending` in the
@@ -33,20 +32,30 @@ struct dispatcher_state {
 
 using dispatcher_pointer = dispatcher_actor::stateful_pointer<dispatcher_state>;
 
-const trigger_entry* find_trigger(dispatcher_pointer self,
-                                  const std::string& name) {
-  auto i = self->state.by_name.find(name);
-  return i == self->state.by_name.end() ? nullptr : i->second;
+/// The trigger a run belongs to, from the current table (null if it has been
+/// removed). Holds the table so the entry stays valid while in use.
+struct trigger_ref {
+  trigger_table_ptr table;
+  const trigger_entry* entry = nullptr;
+};
+
+trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
+  trigger_ref ref;
+  ref.table = self->state.cfg.triggers->load();
+  if (ref.table)
+    ref.entry = ref.table->find(name);
+  return ref;
 }
 
 // Stores `run` and, once committed, sends `then` to the governor of its
 // trigger.
 void store_final(dispatcher_pointer self, run_record run) {
-  auto* trig = find_trigger(self, run.trigger);
+  auto ref = find_trigger(self, run.trigger);
   store::run_op op;
   auto run_id = run.id;
   op.run = std::move(run);
-  governor_actor governor = trig != nullptr ? trig->governor : governor_actor{};
+  governor_actor governor =
+      ref.entry != nullptr ? ref.entry->governor : governor_actor{};
   op.done = [governor, run_id](caf::error err) {
     if (err)
       std::cerr << "rouse: storing the outcome of run " << run_id
@@ -93,8 +102,6 @@ void release_slot(dispatcher_pointer self) {
 dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                                            dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
-  for (const auto& trig : self->state.cfg.table->triggers)
-    self->state.by_name.emplace(trig.name, &trig);
   return {
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
@@ -104,7 +111,8 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
           begin(self, std::move(run));
       },
       [=](started_atom, bool ok, run_record& run) {
-        auto* trig = find_trigger(self, run.trigger);
+        auto ref = find_trigger(self, run.trigger);
+        const auto* trig = ref.entry;
         if (!ok || trig == nullptr) {
           // Not marked running (or the trigger is gone): leave the stored state
           // as it is for recovery and free the slot.

@@ -22,7 +22,8 @@ class registry;
 namespace rouse {
 
 struct dispatcher_config {
-  trigger_table_ptr table;
+  /// The current triggers, looked up by name for every step of a run.
+  trigger_registry_ptr triggers;
   /// Must outlive the actor.
   store::journal* journal = nullptr;
   store::store* db = nullptr;

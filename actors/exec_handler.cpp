@@ -4,9 +4,11 @@
 
 #include "runtime/exec/process_runner.hpp"
 #include "runtime/json/cloudevent.hpp"
+#include "runtime/template/template.hpp"
 
 #include <caf/all.hpp>
 
+#include <iostream>
 #include <unordered_map>
 
 namespace rouse {
@@ -22,6 +24,18 @@ struct exec_handler_state {
 };
 
 using exec_pointer = exec_handler_actor::stateful_pointer<exec_handler_state>;
+
+/// Renders the `{{path}}` templates in `text` (validated when the trigger was
+/// loaded; text that does not parse is used as it is).
+std::string render(const std::string& text, tmpl::event_lookup& lookup,
+                   std::vector<std::string>& missing) {
+  if (text.find("{{") == std::string::npos)
+    return text;
+  auto t = tmpl::text_template::parse(text);
+  if (!t)
+    return text;
+  return t->render(lookup, missing);
+}
 
 run_outcome to_outcome(exec::process_result&& r) {
   run_outcome o;
@@ -52,8 +66,19 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
         auto& st = self->state;
         auto rp = self->make_response_promise<run_outcome>();
         exec::process_spec spec;
-        spec.argv = st.cfg.argv;
-        spec.env = run_environment(st.cfg, req);
+        tmpl::event_lookup lookup{req.ev};
+        std::vector<std::string> missing;
+        for (const auto& arg : st.cfg.argv)
+          spec.argv.push_back(render(arg, lookup, missing));
+        spec.env = run_environment(st.cfg, req, &missing);
+        if (!missing.empty()) {
+          std::string paths;
+          for (const auto& m : missing)
+            paths += (paths.empty() ? "" : ", ") + m;
+          std::cerr << "rouse: run " << req.run_id
+                    << ": the event has no value for template path(s) " << paths
+                    << "; rendered as empty\n";
+        }
         spec.cwd = st.cfg.cwd;
         spec.stdin_data = json::encode_cloudevent(req.ev);
         spec.timeout = st.cfg.timeout;
@@ -82,11 +107,14 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
 } // namespace
 
 std::vector<std::string> run_environment(const exec_handler_config& cfg,
-                                         const run_request& req) {
+                                         const run_request& req,
+                                         std::vector<std::string>* missing) {
   std::vector<std::string> env;
   env.reserve(cfg.env.size() + 8);
+  tmpl::event_lookup lookup{req.ev};
+  std::vector<std::string> ignored;
   for (const auto& [k, v] : cfg.env)
-    env.push_back(k + "=" + v);
+    env.push_back(k + "=" + render(v, lookup, missing ? *missing : ignored));
   env.push_back("ROUSE_RUN_ID=" + req.run_id);
   env.push_back("ROUSE_TRIGGER=" + req.trigger);
   env.push_back("ROUSE_EVENT_ID=" + req.ev.id);

@@ -41,9 +41,13 @@ struct exec_handler_config {
   std::shared_ptr<exec::process_runner> runner;
 };
 
-/// Returns the environment entries ("KEY=VALUE") rouse sets for a run attempt.
-std::vector<std::string> run_environment(const exec_handler_config& cfg,
-                                         const run_request& req);
+/// Returns the environment entries ("KEY=VALUE") rouse sets for a run attempt:
+/// the trigger's env with `{{path}}` templates rendered against the event
+/// (paths the event lacks render empty and are appended to `missing`), then
+/// ROUSE_*.
+std::vector<std::string>
+run_environment(const exec_handler_config& cfg, const run_request& req,
+                std::vector<std::string>* missing = nullptr);
 
 /// Spawns an exec handler for one trigger.
 exec_handler_actor spawn_exec_handler(caf::actor_system& sys,

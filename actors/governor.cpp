@@ -46,6 +46,10 @@ governor_actor::behavior_type governor(governor_pointer self,
         self->state.running.erase(run_id);
         pump(self);
       },
+      [=](limit_atom, uint32_t concurrency) {
+        self->state.cfg.concurrency = concurrency;
+        pump(self);
+      },
   };
 }
 

@@ -6,6 +6,7 @@
 #include "actors/exec_handler.hpp"
 #include "actors/governor.hpp"
 #include "actors/router_shard.hpp"
+#include "actors/trigger_set.hpp"
 #include "runtime/api/api.hpp"
 #include "runtime/exec/process_runner.hpp"
 #include "runtime/http/server.hpp"
@@ -30,10 +31,12 @@ struct host::impl {
   std::unique_ptr<store::journal> journal;
   std::shared_ptr<exec::process_runner> runner;
   std::unique_ptr<http::server> server;
-  std::shared_ptr<trigger_table> table;
+  /// Set before `ready`; the listener calls it only once ready.
+  http::handler api_handler;
+  trigger_registry_ptr registry = std::make_shared<trigger_registry>();
+  std::unique_ptr<trigger_set> triggers;
   dispatcher_actor dispatcher;
   std::vector<router_shard_actor> shards;
-  std::vector<exec_handler_actor> exec_handlers;
   std::atomic<bool> ready{false};
   bool stopped = false;
   std::string api_url;
@@ -63,90 +66,40 @@ struct host::impl {
                        std::move(parts[i]));
   }
 
-  caf::error check_config() {
-    for (const auto& t : opts.cfg.triggers) {
-      if (t.run.actor.empty())
-        continue;
-      auto found =
-          std::any_of(opts.actor_handlers.begin(), opts.actor_handlers.end(),
-                      [&](const auto& h) { return h.first == t.run.actor; });
-      if (!found)
-        return make_error(errc::invalid_config,
-                          opts.cfg.file + ":" + std::to_string(t.line)
-                              + ": triggers." + t.name
-                              + ".run.actor: no handler actor \"" + t.run.actor
-                              + "\" is registered by this program");
-    }
-    return {};
-  }
-
-  std::string resolve(const std::string& path) const {
-    if (path.empty() || std::filesystem::path{path}.is_absolute()
-        || opts.cfg.base_dir.empty())
-      return path;
-    return (std::filesystem::path{opts.cfg.base_dir} / path).lexically_normal();
-  }
-
-  void build_pipeline() {
-    table = std::make_shared<trigger_table>();
-    std::vector<match::exact_rule> rules;
-    for (const auto& t : opts.cfg.triggers) {
-      trigger_entry entry;
-      entry.name = t.name;
-      entry.enabled = t.enabled;
-      if (!t.run.actor.empty()) {
-        for (const auto& [name, hdl] : opts.actor_handlers)
-          if (name == t.run.actor)
-            entry.handler = hdl;
-        entry.timeout = t.run.timeout;
-      } else {
-        exec_handler_config ec;
-        ec.trigger = t.name;
-        ec.argv = t.run.exec;
-        // A relative command path ("./agents/review.sh") is relative to the
-        // config file, like every other path in it; a bare name is searched in
-        // PATH.
-        if (!ec.argv.empty() && ec.argv[0].find('/') != std::string::npos)
-          ec.argv[0] = resolve(ec.argv[0]);
-        ec.cwd = t.run.cwd.empty() ? opts.cfg.base_dir : resolve(t.run.cwd);
-        ec.env = t.run.env;
-        ec.timeout = t.run.timeout;
-        ec.kill_grace = t.run.kill_grace;
-        ec.output_cap_bytes = opts.cfg.node.output_cap_bytes;
-        ec.api_url = api_url;
-        ec.runner = runner;
-        auto hdl = spawn_exec_handler(*sys, std::move(ec));
-        exec_handlers.push_back(hdl);
-        entry.handler = caf::actor_cast<handler_actor>(hdl);
-        // The exec handler enforces the timeout on the process itself; the
-        // request only needs to outlive it.
-        entry.timeout = std::chrono::milliseconds{0};
-      }
-      table->triggers.push_back(std::move(entry));
-      rules.push_back({t.sources, t.types});
-    }
-    table->matcher = match::make_exact_matcher(std::move(rules));
+  caf::error build_pipeline() {
     dispatcher_config dc;
-    dc.table = table;
+    dc.triggers = registry;
     dc.journal = journal.get();
     dc.db = db.get();
     dc.metrics = &metrics;
     dc.max_running = opts.cfg.node.max_running;
     dispatcher = spawn_dispatcher(*sys, dc);
-    for (size_t i = 0; i < table->triggers.size(); ++i) {
-      governor_config gc;
-      gc.trigger = table->triggers[i].name;
-      gc.concurrency = opts.cfg.triggers[i].concurrency;
-      gc.dispatcher = dispatcher;
-      table->triggers[i].governor = spawn_governor(*sys, std::move(gc));
-    }
+    trigger_set_config tc;
+    tc.sys = sys;
+    tc.db = db.get();
+    tc.journal = journal.get();
+    tc.runner = runner;
+    tc.dispatcher = dispatcher;
+    tc.config_file = opts.cfg.file;
+    tc.base_dir = opts.cfg.base_dir;
+    tc.output_cap_bytes = opts.cfg.node.output_cap_bytes;
+    tc.api_url = api_url;
+    tc.actor_handlers = opts.actor_handlers;
+    tc.shards = opts.cfg.node.shards;
+    triggers = std::make_unique<trigger_set>(std::move(tc), registry);
+    std::vector<std::string> warnings;
+    if (auto err = triggers->load(opts.cfg.triggers, warnings))
+      return err;
+    for (const auto& w : warnings)
+      log(w);
     for (uint32_t i = 0; i < opts.cfg.node.shards; ++i) {
       router_shard_config rc;
       rc.index = i;
-      rc.table = table;
+      rc.triggers = registry;
       rc.journal = journal.get();
       shards.push_back(spawn_router_shard(*sys, rc));
     }
+    return {};
   }
 
   caf::error recover() {
@@ -165,11 +118,10 @@ struct host::impl {
                 return a.event_seq < b.event_seq;
               });
     size_t resumed = 0;
+    auto table = registry->load();
     for (auto& run : unfinished) {
-      auto i =
-          std::find_if(table->triggers.begin(), table->triggers.end(),
-                       [&](const auto& t) { return t.name == run.trigger; });
-      if (i == table->triggers.end()) {
+      auto* trig = table->find(run.trigger);
+      if (trig == nullptr) {
         log("run " + run.id + " belongs to trigger \"" + run.trigger
             + "\", which is no longer configured; left as "
             + to_string(run.current()));
@@ -178,7 +130,7 @@ struct host::impl {
       if (run.current() == run_state::running)
         log("run " + run.id + " was interrupted in attempt "
             + std::to_string(run.attempt) + "; starting it again");
-      caf::anon_send(i->governor, admit_atom::value, std::move(run));
+      caf::anon_send(trig->governor, admit_atom::value, std::move(run));
       ++resumed;
     }
     // 2. Events committed but not yet decided: replay from each shard's
@@ -235,21 +187,19 @@ struct host::impl {
     };
     for (auto& s : shards)
       bye(s);
-    if (table)
-      for (auto& t : table->triggers)
-        bye(t.governor);
+    if (triggers)
+      triggers->stop();
     bye(dispatcher);
-    for (auto& e : exec_handlers)
-      bye(e);
     // Processes still running are killed; their runs stay `running` in the
     // store and are retried at the next start.
     runner.reset();
     if (journal)
       journal->stop();
     shards.clear();
-    exec_handlers.clear();
     dispatcher = nullptr;
-    table.reset();
+    registry->store(nullptr);
+    // After the journal: its last callbacks may still reach the trigger set.
+    triggers.reset();
     server.reset();
     journal.reset();
     db.reset();
@@ -268,8 +218,6 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   auto& d = *h->impl_;
   d.sys = &sys;
   d.opts = std::move(opts);
-  if (auto err = d.check_config())
-    return err;
   const auto& node = d.opts.cfg.node;
 
   store::store_options so;
@@ -306,26 +254,19 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   // The listener comes first so ROUSE_API is known to every run, but it answers
   // 503 until the pipeline is built and recovery has been queued: live events
   // must reach the shards after the replayed ones.
-  api::api_config ac;
-  ac.db = d.db.get();
-  ac.journal = d.journal.get();
-  ac.metrics = &d.metrics;
-  ac.token = node.api_token;
-  ac.bench_control = d.opts.bench_control;
-  auto api_handler = api::make_api_handler(ac);
   http::server_options ho;
   ho.host = node.listen_host;
   ho.port = node.listen_port;
   ho.threads = node.http_threads;
   ho.max_body_bytes = node.max_body_bytes;
   auto server = http::server::start(
-      ho, [self, api_handler](http::request&& req, http::responder respond) {
+      ho, [self](http::request&& req, http::responder respond) {
         if (!self->ready.load(std::memory_order_acquire)) {
           auto r = http::error_response(503, "rouse is starting");
           r.headers.push_back({"Retry-After", "1"});
           return respond(std::move(r));
         }
-        api_handler(std::move(req), std::move(respond));
+        self->api_handler(std::move(req), std::move(respond));
       });
   if (!server)
     return std::move(server.error());
@@ -335,14 +276,23 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
                        : node.listen_host;
   d.api_url = "http://" + host_part + ":" + std::to_string(d.server->port());
 
-  d.build_pipeline();
+  if (auto err = d.build_pipeline())
+    return err;
   if (auto err = d.recover())
     return err;
+  api::api_config ac;
+  ac.db = d.db.get();
+  ac.journal = d.journal.get();
+  ac.metrics = &d.metrics;
+  ac.token = node.api_token;
+  ac.bench_control = d.opts.bench_control;
+  ac.admin = d.triggers.get();
+  d.api_handler = api::make_api_handler(ac);
   d.ready.store(true, std::memory_order_release);
   d.log("serving " + d.api_url + " with "
-        + std::to_string(d.table->triggers.size()) + " trigger(s), store "
-        + node.data_dir + " (last seq " + std::to_string(d.db->last_seq())
-        + ")");
+        + std::to_string(d.registry->load()->triggers.size())
+        + " trigger(s), store " + node.data_dir + " (last seq "
+        + std::to_string(d.db->last_seq()) + ")");
   return h;
 }
 

@@ -23,6 +23,8 @@ struct router_shard_state {
   /// The decision being committed (kept for a retry if the commit fails).
   std::vector<event> in_flight;
   uint64_t in_flight_through = 0;
+  /// The trigger table the decision in flight was made with.
+  trigger_table_ptr in_flight_table;
   bool busy = false;
   static inline const char* name = "router_shard";
 };
@@ -43,7 +45,8 @@ void flush(shard_pointer self) {
   op.through_seq = st.in_flight_through;
   std::vector<uint32_t> hits;
   auto now = wall_clock_ns();
-  const auto& table = *st.cfg.table;
+  st.in_flight_table = st.cfg.triggers->load();
+  const auto& table = *st.in_flight_table;
   for (const auto& ev : st.in_flight) {
     hits.clear();
     table.matcher->match(ev, hits);
@@ -97,18 +100,16 @@ router_shard_actor::behavior_type router_shard(shard_pointer self,
           st.buffered_through =
               std::max(st.buffered_through, st.in_flight_through);
           st.in_flight.clear();
+          st.in_flight_table.reset();
           self->delayed_send(self, std::chrono::seconds{1}, retry_atom::value);
           return;
         }
         st.in_flight.clear();
         st.busy = false;
-        const auto& table = *st.cfg.table;
+        auto table = std::move(st.in_flight_table);
         for (auto& run : created)
-          for (const auto& trig : table.triggers)
-            if (trig.name == run.trigger) {
-              self->send(trig.governor, admit_atom::value, std::move(run));
-              break;
-            }
+          if (auto* trig = table->find(run.trigger))
+            self->send(trig->governor, admit_atom::value, std::move(run));
         flush(self);
       },
       [=](retry_atom) {

@@ -20,7 +20,8 @@ namespace rouse {
 struct router_shard_config {
   /// This shard's index; its checkpoint is stored as "shard/<index>".
   uint32_t index = 0;
-  trigger_table_ptr table;
+  /// The current triggers; each routing decision uses one table throughout.
+  trigger_registry_ptr triggers;
   /// Where decisions are written; must outlive the actor.
   store::journal* journal = nullptr;
 };

@@ -1,6 +1,7 @@
 // The immutable table of triggers router shards and the dispatcher share: the
-// compiled matcher plus, per trigger, its governor and handler. Swapped as a
-// whole, never mutated.
+// compiled matcher plus, per trigger, its governor and handler. A change builds
+// a new table and swaps it in whole (trigger_registry); a table is never
+// mutated, so a routing decision sees one consistent set of triggers.
 #pragma once
 
 #include "messages/interfaces.hpp"
@@ -8,8 +9,14 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+namespace rouse::config {
+struct trigger_config;
+} // namespace rouse::config
 
 namespace rouse {
 
@@ -22,14 +29,47 @@ struct trigger_entry {
   /// Timeout for a handler's answer; exec handlers enforce their own on the
   /// process.
   std::chrono::milliseconds timeout{0};
+  /// Where the trigger is defined: "config" (read-only) or "api".
+  std::string origin;
+  /// The definition as loaded; shared and immutable.
+  std::shared_ptr<const config::trigger_config> def;
 };
 
 /// Rule i of `matcher` is `triggers[i]`.
 struct trigger_table {
   std::shared_ptr<const match::matcher> matcher;
   std::vector<trigger_entry> triggers;
+  /// Index into `triggers` by name.
+  std::unordered_map<std::string, uint32_t> by_name;
+
+  /// Returns the trigger called `name`, or null.
+  const trigger_entry* find(const std::string& name) const {
+    auto i = by_name.find(name);
+    return i == by_name.end() ? nullptr : &triggers[i->second];
+  }
 };
 
 using trigger_table_ptr = std::shared_ptr<const trigger_table>;
+
+/// Holds the current trigger table. Thread safety: load() and store() from any
+/// thread; a loaded table stays valid for as long as the caller holds it.
+class trigger_registry {
+public:
+  trigger_table_ptr load() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return current_;
+  }
+
+  void store(trigger_table_ptr table) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    current_ = std::move(table);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  trigger_table_ptr current_;
+};
+
+using trigger_registry_ptr = std::shared_ptr<trigger_registry>;
 
 } // namespace rouse

@@ -28,5 +28,7 @@ using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 /// To an exec handler, from its process runner: a process finished.
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
+/// Sets a governor's concurrency limit (a trigger changed through the API).
+using limit_atom = caf::atom_constant<caf::atom("limit")>;
 
 } // namespace rouse

@@ -37,7 +37,8 @@ using router_shard_actor =
 /// A governor: admits a trigger's pending runs under its flow-control policy.
 using governor_actor =
     caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
-                     caf::reacts_to<release_atom, std::string>>;
+                     caf::reacts_to<release_atom, std::string>,
+                     caf::reacts_to<limit_atom, uint32_t>>;
 
 /// The dispatcher: moves admitted runs through running to their outcome.
 using dispatcher_actor =

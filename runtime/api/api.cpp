@@ -92,6 +92,19 @@ public:
         return respond(list_events(req));
       return respond(method_not_allowed("GET, POST"));
     }
+    if (cfg_.admin != nullptr
+        && (path == "/api/triggers" || path.starts_with("/api/triggers/")))
+      return triggers(std::move(req), std::move(respond));
+    if (cfg_.admin != nullptr && path.starts_with("/api/events/")
+        && path.ends_with("/explain") && path.size() > 20) {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      auto id = std::string_view{path}.substr(12, path.size() - 12 - 8);
+      std::optional<std::string_view> source;
+      if (auto* s = req.find_query("source"))
+        source = *s;
+      return respond(reply(cfg_.admin->explain(id, source)));
+    }
     if (path.starts_with("/api/events/")) {
       if (req.method != "GET")
         return respond(method_not_allowed("GET"));
@@ -113,6 +126,48 @@ public:
   }
 
 private:
+  static http::response reply(admin_reply r) {
+    return json_response(r.status, std::move(r.body));
+  }
+
+  static admin_done deliver(http::responder respond) {
+    return [respond = std::move(respond)](admin_reply r) {
+      respond(reply(std::move(r)));
+    };
+  }
+
+  void triggers(http::request&& req, http::responder respond) {
+    auto& admin = *cfg_.admin;
+    std::string_view rest{req.path};
+    rest.remove_prefix(std::string_view{"/api/triggers"}.size());
+    if (rest.empty() || rest == "/") {
+      if (req.method == "GET")
+        return respond(reply(admin.list_triggers()));
+      if (req.method == "POST")
+        return admin.put_trigger(req.body, "", deliver(std::move(respond)));
+      return respond(method_not_allowed("GET, POST"));
+    }
+    rest.remove_prefix(1);
+    auto slash = rest.find('/');
+    auto name = rest.substr(0, slash);
+    if (slash != std::string_view::npos) {
+      auto action = rest.substr(slash + 1);
+      if (action != "enable" && action != "disable")
+        return respond(error(404, "no such endpoint: " + req.path));
+      if (req.method != "POST")
+        return respond(method_not_allowed("POST"));
+      return admin.set_enabled(name, action == "enable",
+                               deliver(std::move(respond)));
+    }
+    if (req.method == "GET")
+      return respond(reply(admin.get_trigger(name)));
+    if (req.method == "PUT")
+      return admin.put_trigger(req.body, name, deliver(std::move(respond)));
+    if (req.method == "DELETE")
+      return admin.delete_trigger(name, deliver(std::move(respond)));
+    respond(method_not_allowed("GET, PUT, DELETE"));
+  }
+
   bool authorized(const http::request& req) const {
     auto* h = req.find_header("Authorization");
     if (h == nullptr || !h->starts_with("Bearer "))

@@ -6,7 +6,10 @@
 #include "runtime/http/message.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace rouse::store {
 class journal;
@@ -18,6 +21,44 @@ class registry;
 } // namespace rouse::metrics
 
 namespace rouse::api {
+
+/// The answer to an admin request: an HTTP status and a JSON body.
+struct admin_reply {
+  int status = 200;
+  std::string body;
+};
+
+using admin_done = std::function<void(admin_reply)>;
+
+/// Trigger management and explain, implemented by the host because they need
+/// the live trigger table. Thread safety: called from any HTTP thread at once.
+class trigger_admin {
+public:
+  virtual ~trigger_admin() = default;
+
+  /// GET /api/triggers: every trigger, config and API ones, by name.
+  virtual admin_reply list_triggers() = 0;
+
+  /// GET /api/triggers/{name}.
+  virtual admin_reply get_trigger(std::string_view name) = 0;
+
+  /// POST /api/triggers (`name` empty: create; 409 if the name is taken) or
+  /// PUT /api/triggers/{name} (create or replace). `done` runs once the
+  /// change is durable and in effect for the next routed event.
+  virtual void put_trigger(std::string_view body, std::string_view name,
+                           admin_done done) = 0;
+
+  /// DELETE /api/triggers/{name}.
+  virtual void delete_trigger(std::string_view name, admin_done done) = 0;
+
+  /// POST /api/triggers/{name}/enable and .../disable.
+  virtual void set_enabled(std::string_view name, bool enabled,
+                           admin_done done) = 0;
+
+  /// GET /api/events/{id}/explain (`source` narrows an id two sources share).
+  virtual admin_reply explain(std::string_view event_id,
+                              std::optional<std::string_view> source) = 0;
+};
 
 struct api_config {
   /// Must outlive the handler.
@@ -35,6 +76,9 @@ struct api_config {
   /// Serves POST /api/_bench/accept, which answers like an ingest without
   /// touching the journal: the control in bench/ingest. Off by default.
   bool bench_control = false;
+  /// Serves /api/triggers and /api/events/{id}/explain; those answer 404 when
+  /// null. Must outlive the handler.
+  trigger_admin* admin = nullptr;
 };
 
 /// Returns the request handler for the API routes.

@@ -4,6 +4,9 @@
 #include "runtime/config/config.hpp"
 
 #include "messages/errc.hpp"
+#include "runtime/json/writer.hpp"
+#include "runtime/pattern/pattern.hpp"
+#include "runtime/template/template.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -332,17 +335,167 @@ private:
   }
 
   bool load_on(const field& f, trigger_config& trg) {
-    if (!expect_map(f, "a map with source and/or type"))
+    if (!expect_map(f, "an event pattern, e.g. on: {type: [demo.hello]}"))
       return false;
     auto errors_before = errors_.size();
-    auto m = read_map(f, {"source", "type"});
-    if (auto v = find(m, "source"))
-      if (auto list = get_string_list(*v, true))
-        trg.sources = std::move(*list);
-    if (auto v = find(m, "type"))
-      if (auto list = get_string_list(*v, true))
-        trg.types = std::move(*list);
-    return errors_.size() == errors_before;
+    std::vector<std::pair<std::string, YAML::Mark>> marks;
+    std::string json;
+    pattern_object(f, json, marks);
+    if (errors_.size() != errors_before)
+      return false;
+    auto compiled = pattern::compile(json, f.path);
+    if (!compiled) {
+      // The compiler names the JSON path of the problem; report it at the
+      // deepest key of the file on that path.
+      auto text = describe(compiled.error());
+      auto path = text.substr(0, text.find(": "));
+      YAML::Mark mark = f.key_mark;
+      size_t best = 0;
+      for (const auto& [p, m] : marks)
+        if (p.size() > best && path.compare(0, p.size(), p) == 0
+            && (path.size() == p.size() || path[p.size()] == '.'
+                || path[p.size()] == '[')) {
+          best = p.size();
+          mark = m;
+        }
+      error(mark, "", std::move(text));
+      return false;
+    }
+    trg.on = std::move(json);
+    trg.pattern =
+        std::make_shared<const pattern::pattern>(std::move(*compiled));
+    return true;
+  }
+
+  /// Writes the pattern object `f` as JSON to `out`. A scalar directly under
+  /// a field is shorthand for a one-element list (`type: x` is
+  /// `"type": ["x"]`); everything else converts literally. Records the mark
+  /// of every field's key under its JSON path.
+  void pattern_object(const field& f, std::string& out,
+                      std::vector<std::pair<std::string, YAML::Mark>>& marks) {
+    out += '{';
+    bool first = true;
+    for (auto& e : read_map(f, {}, true)) {
+      if (!first)
+        out += ',';
+      first = false;
+      json::append_quoted(out, e.key);
+      out += ':';
+      marks.emplace_back(e.value.path, e.value.key_mark);
+      const auto& v = e.value.node;
+      if (e.key == "$or" && v.IsSequence()) {
+        out += '[';
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (i > 0)
+            out += ',';
+          field alt{v[i], e.value.path + "[" + std::to_string(i) + "]",
+                    v[i].Mark().is_null() ? e.value.key_mark : v[i].Mark()};
+          marks.emplace_back(alt.path, alt.key_mark);
+          if (v[i].IsMap())
+            pattern_object(alt, out, marks);
+          else
+            literal(v[i], out);
+        }
+        out += ']';
+      } else if (v.IsMap()) {
+        pattern_object(e.value, out, marks);
+      } else if (v.IsScalar()) {
+        out += '[';
+        scalar(v, out);
+        out += ']';
+      } else {
+        literal(v, out);
+      }
+    }
+    out += '}';
+  }
+
+  /// Writes `node` as JSON; keys of maps are taken as strings.
+  static void literal(const YAML::Node& node, std::string& out) {
+    switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out += '{';
+      bool first = true;
+      for (auto kv : node) {
+        if (!first)
+          out += ',';
+        first = false;
+        json::append_quoted(out, kv.first.IsScalar() ? kv.first.Scalar() : "");
+        out += ':';
+        literal(kv.second, out);
+      }
+      out += '}';
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (i > 0)
+          out += ',';
+        literal(node[i], out);
+      }
+      out += ']';
+      return;
+    }
+    case YAML::NodeType::Scalar: scalar(node, out); return;
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: out += "null"; return;
+    }
+  }
+
+  /// Writes a scalar as JSON: a quoted scalar is a string; a plain one is
+  /// null, true, false or a number when it is spelled like one in JSON (or
+  /// YAML's `~`, `True`, `FALSE` ...), else a string.
+  static void scalar(const YAML::Node& node, std::string& out) {
+    const auto& s = node.Scalar();
+    if (node.Tag() != "!") {
+      if (s == "~" || s == "null" || s == "Null" || s == "NULL") {
+        out += "null";
+        return;
+      }
+      if (s == "true" || s == "True" || s == "TRUE") {
+        out += "true";
+        return;
+      }
+      if (s == "false" || s == "False" || s == "FALSE") {
+        out += "false";
+        return;
+      }
+      if (is_json_number(s)) {
+        out += s;
+        return;
+      }
+    }
+    json::append_quoted(out, s);
+  }
+
+  static bool is_json_number(std::string_view s) {
+    size_t i = 0;
+    auto digits = [&] {
+      size_t start = i;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+        ++i;
+      return i > start;
+    };
+    if (i < s.size() && s[i] == '-')
+      ++i;
+    if (i < s.size() && s[i] == '0')
+      ++i;
+    else if (!digits())
+      return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      if (!digits())
+        return false;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      ++i;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-'))
+        ++i;
+      if (!digits())
+        return false;
+    }
+    return i == s.size();
   }
 
   bool load_run(const field& f, run_config& run) {
@@ -370,6 +523,10 @@ private:
       if (!run.exec.empty() && run.exec.front().empty())
         error(value_mark(*exec), exec->path + "[0]",
               "the program must not be empty");
+      for (size_t i = 0; i < run.exec.size(); ++i)
+        if (auto t = tmpl::text_template::parse(run.exec[i]); !t)
+          error(value_mark(*exec), exec->path + "[" + std::to_string(i) + "]",
+                describe(t.error()));
     }
     if (actor)
       if (auto s = get_nonempty_string(*actor))
@@ -400,8 +557,11 @@ private:
               "invalid environment variable name " + quote(e.key));
         continue;
       }
-      if (auto s = get_string(e.value))
+      if (auto s = get_string(e.value)) {
+        if (auto t = tmpl::text_template::parse(*s); !t)
+          error(value_mark(e.value), e.value.path, describe(t.error()));
         run.env.emplace_back(e.key, std::move(*s));
+      }
     }
   }
 

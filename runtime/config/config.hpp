@@ -7,10 +7,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace rouse::pattern {
+struct pattern;
+} // namespace rouse::pattern
 
 namespace rouse::config {
 
@@ -100,16 +105,19 @@ struct run_config {
 struct trigger_config {
   /// The trigger's key under `triggers:`.
   std::string name;
-  /// `on.source` and `on.type`: exact values, any of which matches; empty
-  /// means any value.
-  std::vector<std::string> sources, types;
+  /// The `on` event pattern as compact JSON (EventBridge syntax, see
+  /// docs/patterns.md); a YAML scalar under a field is a one-element list.
+  std::string on;
+  /// `on`, compiled; shared and immutable.
+  std::shared_ptr<const pattern::pattern> pattern;
   /// The handler.
   run_config run;
   /// Runs of this trigger allowed at once; 0 means unlimited (the default).
   uint32_t concurrency = 0;
   /// A disabled trigger is loaded and validated but matches nothing.
   bool enabled = true;
-  /// 1-based line of the trigger's key in the file.
+  /// 1-based line of the trigger's key in the file; 0 for a trigger that
+  /// came from the API.
   int line = 0;
 };
 
@@ -159,5 +167,21 @@ load_result load_file(const std::string& path);
 /// Reports every error found, sorted by line and column.
 load_result load_string(const std::string& text, const std::string& file_name,
                         const std::string& base_dir);
+
+/// Returns the trigger defined by the JSON object `json` (the body of
+/// POST /api/triggers, see docs/api.md), or an errc::invalid_input error whose
+/// text starts with the JSON path of the problem, e.g.
+/// `on.data.size: numeric needs an operator and a number`. Relative `cwd` and
+/// command paths resolve against `base_dir`. A body without "name" takes
+/// `default_name` (the name in a PUT path) when that is not empty.
+caf::expected<trigger_config>
+parse_trigger_json(std::string_view json, const std::string& base_dir,
+                   std::string_view default_name = {});
+
+/// Returns `trg` as the JSON object parse_trigger_json reads (compact).
+std::string to_json(const trigger_config& trg);
+
+/// Returns `d` in the largest unit that divides it: "15m", "90s", "250ms".
+std::string format_duration(std::chrono::milliseconds d);
 
 } // namespace rouse::config

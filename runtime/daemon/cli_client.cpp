@@ -98,6 +98,42 @@ std::string get_string(simdjson::dom::element e, const char* key) {
   return {};
 }
 
+/// Percent-encodes `s` for use as one path segment or query value.
+std::string url_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+        || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool read_input(const std::string& path, std::string& out) {
+  if (path == "-") {
+    std::ostringstream buf;
+    buf << std::cin.rdbuf();
+    out = buf.str();
+    return true;
+  }
+  std::ifstream in{path, std::ios::binary};
+  if (!in) {
+    std::cerr << "rouse: cannot read " << path << "\n";
+    return false;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  out = buf.str();
+  return true;
+}
+
 } // namespace
 
 bool resolve_server(const std::string& server_url,
@@ -257,6 +293,139 @@ int runs(const server_target& target, const runs_args& args) {
         get_string(run, "attempt").c_str(),
         get_string(run, "exit_code").c_str(),
         get_string(run, "created_at").c_str());
+  return 0;
+}
+
+int triggers(const server_target& target, const triggers_args& args) {
+  http::client_request req;
+  const auto& cmd = args.command;
+  if (cmd == "ls") {
+    req.target = "/api/triggers";
+  } else if (cmd == "show") {
+    req.target = "/api/triggers/" + url_encode(args.name);
+  } else if (cmd == "add") {
+    if (!read_input(args.file, req.body))
+      return 2;
+    if (args.replace) {
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      std::string_view name;
+      if (parser.parse(req.body).get(doc) != simdjson::SUCCESS
+          || doc["name"].get_string().get(name) != simdjson::SUCCESS) {
+        std::cerr << "rouse: " << args.file
+                  << ": --replace needs a JSON object with a \"name\"\n";
+        return 2;
+      }
+      req.method = "PUT";
+      req.target = "/api/triggers/" + url_encode(name);
+    } else {
+      req.method = "POST";
+      req.target = "/api/triggers";
+    }
+  } else if (cmd == "rm") {
+    req.method = "DELETE";
+    req.target = "/api/triggers/" + url_encode(args.name);
+  } else if (cmd == "enable" || cmd == "disable") {
+    req.method = "POST";
+    req.target = "/api/triggers/" + url_encode(args.name) + "/" + cmd;
+  } else {
+    std::cerr << "rouse: unknown triggers command " << cmd << "\n";
+    return 2;
+  }
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200 && r->status != 201)
+    return report_error(*r);
+  if (args.json || cmd == "show") {
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
+    std::cerr << "rouse: the server's answer is not JSON\n";
+    return 1;
+  }
+  if (cmd == "ls") {
+    simdjson::dom::array list;
+    if (doc["triggers"].get_array().get(list) != simdjson::SUCCESS) {
+      std::cerr << "rouse: unexpected answer: " << r->body << "\n";
+      return 1;
+    }
+    std::printf("%-24s %-7s %-8s %s\n", "TRIGGER", "ORIGIN", "ENABLED", "ON");
+    for (auto t : list) {
+      bool enabled = true;
+      if (t["enabled"].get_bool().get(enabled) != simdjson::SUCCESS)
+        enabled = true;
+      simdjson::dom::element on;
+      std::string on_text;
+      if (t["on"].get(on) == simdjson::SUCCESS)
+        on_text = simdjson::minify(on);
+      std::printf("%-24s %-7s %-8s %s\n", get_string(t, "name").c_str(),
+                  get_string(t, "origin").c_str(), enabled ? "yes" : "no",
+                  on_text.c_str());
+    }
+    return 0;
+  }
+  if (cmd == "rm") {
+    std::cout << "removed trigger " << args.name << "\n";
+    return 0;
+  }
+  auto name = get_string(doc, "name");
+  if (cmd == "add")
+    std::cout << (r->status == 201 ? "added trigger " : "replaced trigger ")
+              << name << "\n";
+  else
+    std::cout << cmd << "d trigger " << name << "\n";
+  return 0;
+}
+
+int explain(const server_target& target, const explain_args& args) {
+  http::client_request req;
+  req.target = "/api/events/" + url_encode(args.event_id) + "/explain";
+  if (!args.source.empty())
+    req.target += "?source=" + url_encode(args.source);
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  if (args.json) {
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array events;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS
+      || doc["events"].get_array().get(events) != simdjson::SUCCESS) {
+    std::cerr << "rouse: unexpected answer: " << r->body << "\n";
+    return 1;
+  }
+  for (auto ev : events) {
+    std::printf("event %s (source %s, type %s, seq %s)\n",
+                get_string(ev, "id").c_str(), get_string(ev, "source").c_str(),
+                get_string(ev, "type").c_str(), get_string(ev, "seq").c_str());
+    simdjson::dom::array list;
+    if (ev["triggers"].get_array().get(list) != simdjson::SUCCESS)
+      continue;
+    if (list.size() == 0)
+      std::printf("  (no triggers)\n");
+    for (auto t : list) {
+      bool matched = false;
+      if (t["matched"].get_bool().get(matched) != simdjson::SUCCESS)
+        matched = false;
+      simdjson::dom::element run;
+      std::string what;
+      if (t["run"].get(run) == simdjson::SUCCESS)
+        what = "run " + get_string(run, "id") + " " + get_string(run, "state");
+      else
+        what = get_string(t, "reason");
+      std::printf("  %-24s %-9s %s\n", get_string(t, "trigger").c_str(),
+                  matched ? "matched" : "no match", what.c_str());
+    }
+  }
   return 0;
 }
 

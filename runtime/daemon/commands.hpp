@@ -48,4 +48,22 @@ int runs(const server_target& target, const runs_args& args);
 /// invalid pattern, event or unreadable file.
 int match(const std::string& pattern_path, const std::string& event_path);
 
+struct triggers_args {
+  /// ls, show, add, rm, enable or disable.
+  std::string command;
+  std::string name;
+  /// For add: a JSON file with the trigger, "-" for stdin.
+  std::string file;
+  /// For add: replace a trigger of that name (PUT) instead of failing.
+  bool replace = false;
+  bool json = false;
+};
+int triggers(const server_target& target, const triggers_args& args);
+
+struct explain_args {
+  std::string event_id, source;
+  bool json = false;
+};
+int explain(const server_target& target, const explain_args& args);
+
 } // namespace rouse::cli

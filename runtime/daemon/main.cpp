@@ -88,6 +88,43 @@ int main(int argc, char** argv) {
                    "JSON file with a CloudEvent (structured mode)")
       ->required();
 
+  triggers_args ta;
+  auto* triggers_cmd = app.add_subcommand(
+      "triggers", "List, add, remove, enable or disable triggers of a running "
+                  "server (config triggers are read-only)");
+  triggers_cmd->require_subcommand(1);
+  auto* tr_ls = triggers_cmd->add_subcommand("ls", "List every trigger");
+  auto* tr_show =
+      triggers_cmd->add_subcommand("show", "Print one trigger as JSON");
+  tr_show->add_option("name", ta.name, "Trigger name")->required();
+  auto* tr_add = triggers_cmd->add_subcommand(
+      "add", "Add a trigger from a JSON file (docs/api.md has the format)");
+  tr_add->add_option("file", ta.file, "JSON file, or - for stdin")->required();
+  tr_add->add_flag("--replace", ta.replace,
+                   "Replace a trigger of the same name instead of failing");
+  auto* tr_rm = triggers_cmd->add_subcommand("rm", "Remove a trigger");
+  tr_rm->add_option("name", ta.name, "Trigger name")->required();
+  auto* tr_enable = triggers_cmd->add_subcommand("enable", "Enable a trigger");
+  tr_enable->add_option("name", ta.name, "Trigger name")->required();
+  auto* tr_disable = triggers_cmd->add_subcommand(
+      "disable", "Disable a trigger (it stays defined but matches nothing)");
+  tr_disable->add_option("name", ta.name, "Trigger name")->required();
+  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable}) {
+    sub->add_flag("--json", ta.json, "Print the server's JSON answer");
+    add_client_options(sub);
+  }
+
+  explain_args xa;
+  auto* explain_cmd = app.add_subcommand(
+      "explain", "Show, per trigger, whether a stored event matched (or the "
+                 "first field that failed) and what became of the match");
+  explain_cmd->add_option("event_id", xa.event_id, "The event's id")
+      ->required();
+  explain_cmd->add_option("--source", xa.source,
+                          "Only the event with this source");
+  explain_cmd->add_flag("--json", xa.json, "Print JSON");
+  add_client_options(explain_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -108,5 +145,12 @@ int main(int argc, char** argv) {
     return emit(target, ea);
   if (runs_cmd->parsed())
     return runs(target, ra);
+  if (explain_cmd->parsed())
+    return explain(target, xa);
+  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable})
+    if (sub->parsed()) {
+      ta.command = sub->get_name();
+      return triggers(target, ta);
+    }
   return 2;
 }

@@ -1,43 +1,39 @@
-// The exact source/type matcher: a linear scan over small sorted lists. Good
-// enough for tens of triggers; the pattern machine of issue 3 replaces it.
+// The pattern matcher: each event is encoded once and every pattern checked
+// with the reference matcher. Correct by construction; the fast machine of
+// runtime/pattern replaces the per-pattern walk behind the same interface.
 #include "runtime/match/matcher.hpp"
 
-#include <algorithm>
+#include "runtime/json/cloudevent.hpp"
+#include "runtime/pattern/reference.hpp"
 
 namespace rouse::match {
 
 namespace {
 
-class exact_matcher final : public matcher {
+class pattern_matcher final : public matcher {
 public:
-  explicit exact_matcher(std::vector<exact_rule> rules)
-      : rules_(std::move(rules)) {
-    for (auto& r : rules_) {
-      std::sort(r.sources.begin(), r.sources.end());
-      std::sort(r.types.begin(), r.types.end());
-    }
-  }
+  explicit pattern_matcher(
+      std::vector<std::shared_ptr<const pattern::pattern>> patterns)
+      : patterns_(std::move(patterns)) {}
 
   void match(const event& ev, std::vector<uint32_t>& out) const override {
-    auto in = [](const std::vector<std::string>& list, const std::string& x) {
-      return list.empty() || std::binary_search(list.begin(), list.end(), x);
-    };
-    for (uint32_t i = 0; i < rules_.size(); ++i)
-      if (in(rules_[i].sources, ev.source) && in(rules_[i].types, ev.type))
+    auto text = json::encode_cloudevent(ev);
+    for (uint32_t i = 0; i < patterns_.size(); ++i)
+      if (pattern::reference_match(*patterns_[i], text))
         out.push_back(i);
   }
 
-  std::size_t size() const noexcept override { return rules_.size(); }
+  std::size_t size() const noexcept override { return patterns_.size(); }
 
 private:
-  std::vector<exact_rule> rules_;
+  std::vector<std::shared_ptr<const pattern::pattern>> patterns_;
 };
 
 } // namespace
 
-std::shared_ptr<const matcher>
-make_exact_matcher(std::vector<exact_rule> rules) {
-  return std::make_shared<exact_matcher>(std::move(rules));
+std::shared_ptr<const matcher> make_pattern_matcher(
+    std::vector<std::shared_ptr<const pattern::pattern>> patterns) {
+  return std::make_shared<pattern_matcher>(std::move(patterns));
 }
 
 } // namespace rouse::match

@@ -4,7 +4,9 @@
 
 #include <simdjson.h>
 
+#include <cstdio>
 #include <optional>
+#include <string>
 
 namespace rouse::pattern {
 
@@ -13,8 +15,6 @@ namespace {
 namespace dom = simdjson::dom;
 
 using maybe_element = std::optional<dom::element>;
-
-bool match_node(const node& n, maybe_element context);
 
 /// Appends the scalar leaves of `e`: itself, or the leaves of its elements
 /// for an array (recursively); objects have none.
@@ -44,7 +44,41 @@ void collect_leaves(dom::element e, std::vector<value>& out) {
   }
 }
 
-bool match_leaf(const field_rule& rule, maybe_element e) {
+/// Records why a pattern did not match: the first field that failed. Null
+/// when only the answer is wanted.
+struct why {
+  std::string text;
+};
+
+std::string describe_leaves(const std::vector<value>& leaves) {
+  std::string out;
+  for (size_t i = 0; i < leaves.size() && i < 3; ++i) {
+    if (i > 0)
+      out += ", ";
+    const auto& v = leaves[i];
+    switch (v.kind) {
+    case value_kind::string: out += "\"" + v.text + "\""; break;
+    case value_kind::number: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v.number);
+      out += buf;
+      break;
+    }
+    case value_kind::true_value: out += "true"; break;
+    case value_kind::false_value: out += "false"; break;
+    case value_kind::null: out += "null"; break;
+    }
+  }
+  if (leaves.size() > 3)
+    out += ", ... (" + std::to_string(leaves.size()) + " values)";
+  return out;
+}
+
+bool match_node(const node& n, maybe_element context, const std::string& path,
+                why* w);
+
+bool match_leaf(const field_rule& rule, maybe_element e,
+                const std::string& path, why* w) {
   std::vector<value> leaves;
   if (e)
     collect_leaves(*e, leaves);
@@ -58,28 +92,43 @@ bool match_leaf(const field_rule& rule, maybe_element e) {
       if (test_condition(cond, v))
         return true;
   }
+  if (w != nullptr) {
+    if (leaves.empty())
+      w->text = path + ": the event has no value here";
+    else
+      w->text = path + ": " + describe_leaves(leaves) + " does not match";
+  }
   return false;
 }
 
 /// Matches a nested pattern object against `e`: against each element of an
 /// array (any one suffices, all of the sub-pattern in that one element),
 /// against the fields of an object, and against "no fields" otherwise.
-bool match_nested(const node& n, maybe_element e) {
+bool match_nested(const node& n, maybe_element e, const std::string& path,
+                  why* w) {
   if (e && e->is<dom::array>()) {
     auto arr = e->get_array().value_unsafe();
     if (arr.size() == 0)
-      return match_node(n, std::nullopt);
-    for (auto child : arr)
-      if (match_nested(n, child))
+      return match_node(n, std::nullopt, path, w);
+    bool first = true;
+    for (auto child : arr) {
+      // Explain with the first element; the others only answer.
+      if (match_nested(n, child, path, first ? w : nullptr))
         return true;
+      first = false;
+    }
+    if (w != nullptr && arr.size() > 1)
+      w->text += " (nor in the other " + std::to_string(arr.size() - 1)
+                 + " array elements)";
     return false;
   }
   if (e && e->is<dom::object>())
-    return match_node(n, e);
-  return match_node(n, std::nullopt);
+    return match_node(n, e, path, w);
+  return match_node(n, std::nullopt, path, w);
 }
 
-bool match_node(const node& n, maybe_element context) {
+bool match_node(const node& n, maybe_element context, const std::string& path,
+                why* w) {
   for (const auto& rule : n.fields) {
     maybe_element child;
     if (context) {
@@ -87,20 +136,31 @@ bool match_node(const node& n, maybe_element context) {
       if (context->get_object()[rule.name].get(found) == simdjson::SUCCESS)
         child = found;
     }
-    bool ok = rule.leaf ? match_leaf(rule, child)
-                        : match_nested(rule.nested.front(), child);
+    auto child_path = path.empty() ? rule.name : path + "." + rule.name;
+    bool ok = rule.leaf
+                  ? match_leaf(rule, child, child_path, w)
+                  : match_nested(rule.nested.front(), child, child_path, w);
     if (!ok)
       return false;
   }
   for (const auto& group : n.or_groups) {
     bool any = false;
-    for (const auto& alt : group)
-      if (match_node(alt, context)) {
+    why first_reason;
+    bool first = true;
+    for (const auto& alt : group) {
+      if (match_node(alt, context, path,
+                     w != nullptr && first ? &first_reason : nullptr)) {
         any = true;
         break;
       }
-    if (!any)
+      first = false;
+    }
+    if (!any) {
+      if (w != nullptr)
+        w->text = "no $or alternative matches (the first fails at "
+                  + first_reason.text + ")";
       return false;
+    }
   }
   return true;
 }
@@ -114,7 +174,21 @@ bool reference_match(const pattern& p, std::string_view event_json) {
   if (parser.parse(padded).get(doc) != simdjson::SUCCESS
       || !doc.is<dom::object>())
     return false;
-  return match_node(p.root, doc);
+  return match_node(p.root, doc, "", nullptr);
+}
+
+std::optional<std::string> explain_mismatch(const pattern& p,
+                                            std::string_view event_json) {
+  thread_local dom::parser parser;
+  simdjson::padded_string padded{event_json};
+  dom::element doc;
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS
+      || !doc.is<dom::object>())
+    return std::string{"the event is not a JSON object"};
+  why w;
+  if (match_node(p.root, doc, "", &w))
+    return std::nullopt;
+  return std::move(w.text);
 }
 
 } // namespace rouse::pattern

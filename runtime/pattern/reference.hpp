@@ -5,6 +5,8 @@
 
 #include "runtime/pattern/pattern.hpp"
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace rouse::pattern {
@@ -13,5 +15,12 @@ namespace rouse::pattern {
 /// json::encode_cloudevent produces) matches `p`; false for invalid JSON or a
 /// non-object. Thread-safe: each thread parses with its own parser.
 bool reference_match(const pattern& p, std::string_view event_json);
+
+/// Returns nothing if `event_json` matches `p`, else why not: the first field
+/// that failed and the values the event has there, e.g.
+/// `data.size: 7 does not match` or `type: the event has no value here`.
+/// Agrees with reference_match on whether it matches. Thread-safe.
+std::optional<std::string> explain_mismatch(const pattern& p,
+                                            std::string_view event_json);
 
 } // namespace rouse::pattern

@@ -93,6 +93,12 @@ struct journal::impl {
               return db.advance_checkpoint(*child, x.consumer, x.through_seq);
             },
             [&](run_op& x) -> caf::error { return db.put_run(*child, x.run); },
+            [&](trigger_op& x) -> caf::error {
+              if (x.definition)
+                return db.put_trigger(*child, x.name, *x.definition);
+              auto r = db.delete_trigger(*child, x.name);
+              return r ? caf::error{} : std::move(r.error());
+            },
         },
         op);
     if (!result.err)
@@ -144,6 +150,7 @@ struct journal::impl {
                          x.done(std::move(results[i].created));
                      },
                      [&](run_op& x) { x.done(std::move(err)); },
+                     [&](trigger_op& x) { x.done(std::move(err)); },
                  },
                  batch[i]);
       batch[i] = write_op{};
@@ -175,6 +182,7 @@ void journal::submit(write_op op) {
                    [&](append_op& x) { x.done(err); },
                    [&](route_op& x) { x.done(err); },
                    [&](run_op& x) { x.done(err); },
+                   [&](trigger_op& x) { x.done(err); },
                },
                op);
     return;

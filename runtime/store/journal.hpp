@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -51,7 +52,14 @@ struct run_op {
   std::function<void(caf::error)> done;
 };
 
-using write_op = std::variant<append_op, route_op, run_op>;
+/// Stores (or, with no definition, removes) an API-managed trigger.
+struct trigger_op {
+  std::string name;
+  std::optional<std::string> definition;
+  std::function<void(caf::error)> done;
+};
+
+using write_op = std::variant<append_op, route_op, run_op, trigger_op>;
 
 /// Tuning of the writer.
 struct journal_options {

@@ -203,7 +203,8 @@ caf::error store::init() {
       || (rc = open_db("checkpoints", checkpoints_db_))
       || (rc = open_db("runs", runs_db_))
       || (rc = open_db("runs_by_state", runs_by_state_db_))
-      || (rc = open_db("meta", meta_db_))) {
+      || (rc = open_db("meta", meta_db_))
+      || (rc = open_db("triggers", triggers_db_))) {
     mdb_txn_abort(txn);
     return lmdb_error(rc, "open databases");
   }
@@ -299,6 +300,26 @@ caf::error store::advance_checkpoint(write_txn& txn, std::string_view consumer,
   if ((rc = mdb_put(txn.txn_, checkpoints_db_, &k, &nv, 0)) != 0)
     return lmdb_error(rc, "store checkpoint");
   return {};
+}
+
+caf::error store::put_trigger(write_txn& txn, std::string_view name,
+                              std::string_view definition) {
+  MDB_val k = to_val(name);
+  MDB_val v = to_val(definition);
+  if (auto rc = mdb_put(txn.txn_, triggers_db_, &k, &v, 0); rc != 0)
+    return lmdb_error(rc, "store trigger");
+  return {};
+}
+
+caf::expected<bool> store::delete_trigger(write_txn& txn,
+                                          std::string_view name) {
+  MDB_val k = to_val(name);
+  auto rc = mdb_del(txn.txn_, triggers_db_, &k, nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return lmdb_error(rc, "delete trigger");
+  return true;
 }
 
 caf::expected<bool> store::put_run_if_absent(write_txn& txn,
@@ -537,6 +558,22 @@ store::checkpoints() const {
        rc = cur.get(k, v, MDB_NEXT))
     if (v.mv_size == 8)
       result.emplace_back(std::string{to_view(k)}, get_u64_be(v.mv_data));
+  return result;
+}
+
+caf::expected<std::vector<std::pair<std::string, std::string>>>
+store::triggers() const {
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), triggers_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
+  std::vector<std::pair<std::string, std::string>> result;
+  MDB_val k, v;
+  for (auto rc = cur.get(k, v, MDB_FIRST); rc == 0;
+       rc = cur.get(k, v, MDB_NEXT))
+    result.emplace_back(std::string{to_view(k)}, std::string{to_view(v)});
   return result;
 }
 

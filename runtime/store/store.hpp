@@ -138,6 +138,14 @@ public:
   /// Stores `run`, replacing the previous record and updating the state index.
   caf::error put_run(write_txn& txn, const run_record& run);
 
+  /// Stores the definition (JSON text) of the API-managed trigger `name`,
+  /// replacing an earlier one.
+  caf::error put_trigger(write_txn& txn, std::string_view name,
+                         std::string_view definition);
+
+  /// Removes the API-managed trigger `name`; returns whether it existed.
+  caf::expected<bool> delete_trigger(write_txn& txn, std::string_view name);
+
   // --- reads (any thread)
   // -----------------------------------------------------
 
@@ -166,6 +174,10 @@ public:
   caf::expected<std::vector<std::pair<std::string, uint64_t>>>
   checkpoints() const;
 
+  /// Returns every stored (name, definition) of API-managed triggers, by name.
+  caf::expected<std::vector<std::pair<std::string, std::string>>>
+  triggers() const;
+
   /// Returns the highest committed seq (0 for an empty journal).
   uint64_t last_seq() const noexcept {
     return last_seq_.load(std::memory_order_acquire);
@@ -188,6 +200,7 @@ private:
   unsigned runs_db_ = 0;
   unsigned runs_by_state_db_ = 0;
   unsigned meta_db_ = 0;
+  unsigned triggers_db_ = 0;
   std::atomic<uint64_t> last_seq_{0};
 };
 

@@ -161,8 +161,8 @@ TEST_CASE("config: loads every field of a full config", "[runtime][config]") {
   const auto& hello = cfg.triggers[0];
   CHECK(hello.name == "hello");
   CHECK(hello.line == 20);
-  CHECK(hello.sources == std::vector<std::string>{"api", "github"});
-  CHECK(hello.types == std::vector<std::string>{"demo.hello"});
+  CHECK(hello.on == R"({"source":["api","github"],"type":["demo.hello"]})");
+  CHECK(hello.pattern != nullptr);
   CHECK(hello.run.exec
         == std::vector<std::string>{"./scripts/hello.sh", "{{data.name}}"});
   CHECK(hello.run.actor.empty());
@@ -177,8 +177,7 @@ TEST_CASE("config: loads every field of a full config", "[runtime][config]") {
   const auto& poke = cfg.triggers[1];
   CHECK(poke.name == "poke");
   CHECK(poke.line == 30);
-  CHECK(poke.sources.empty());
-  CHECK(poke.types == std::vector<std::string>{"demo.poke"});
+  CHECK(poke.on == R"({"type":["demo.poke"]})");
   CHECK(poke.run.exec.empty());
   CHECK(poke.run.actor == "poker");
   CHECK(poke.run.timeout == 0ms);
@@ -235,8 +234,7 @@ TEST_CASE("config: applies defaults for everything omitted",
     auto r = load("triggers:\n  t:\n    on: {}\n    run: {exec: [a]}\n");
     REQUIRE(r.ok());
     const auto& t = r.cfg->triggers.at(0);
-    CHECK(t.sources.empty());
-    CHECK(t.types.empty());
+    CHECK(t.on == "{}");
     CHECK(t.run.cwd.empty());
     CHECK(t.run.env.empty());
     CHECK(t.run.timeout == 15min);
@@ -261,9 +259,33 @@ TEST_CASE("config: accepts a scalar for on lists and a map for concurrency",
   INFO(dump(r));
   REQUIRE(r.ok());
   const auto& t = r.cfg->triggers.at(0);
-  CHECK(t.sources == std::vector<std::string>{"api"});
-  CHECK(t.types == std::vector<std::string>{"demo.hello"});
+  CHECK(t.on == R"({"source":["api"],"type":["demo.hello"]})");
   CHECK(t.concurrency == 3);
+}
+
+TEST_CASE("config: on is an EventBridge pattern written in YAML",
+          "[runtime][config]") {
+  auto on = [](const std::string& yaml) {
+    auto r = load("triggers:\n  t:\n    run: {exec: [a]}\n    on:\n" + yaml);
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    return r.cfg->triggers.at(0).on;
+  };
+  // Plain scalars are typed like JSON; quoted ones stay strings.
+  CHECK(on("      data: {n: [1, 2.5, -3e2, \"4\", true, null, ~, x]}\n")
+        == R"({"data":{"n":[1,2.5,-3e2,"4",true,null,null,"x"]}})");
+  CHECK(on("      data:\n        size: [{numeric: [\">\", 0, \"<=\", 5]}]\n")
+        == R"({"data":{"size":[{"numeric":[">",0,"<=",5]}]}})");
+  CHECK(
+      on("      type: [{prefix: github.}]\n      data: {x: [{exists: "
+         "false}]}\n")
+      == R"({"type":[{"prefix":"github."}],"data":{"x":[{"exists":false}]}})");
+  CHECK(on("      $or:\n        - type: a\n        - data: {n: [{numeric: "
+           "[\">\", 1]}]}\n")
+        == R"({"$or":[{"type":["a"]},{"data":{"n":[{"numeric":[">",1]}]}}]})");
+  // YAML-only number spellings are strings, as in JSON they would not parse.
+  CHECK(on("      data: {v: [0x1F, +1, .5]}\n")
+        == R"({"data":{"v":["0x1F","+1",".5"]}})");
 }
 
 TEST_CASE("config: resolves relative paths against the config directory",
@@ -364,9 +386,9 @@ TEST_CASE("config: reports unknown keys with a suggestion",
       std::string{"triggers:\n"} + valid_trigger + "    concurency: 2\n", 5,
       "triggers.t.concurency: unknown key (did you mean "
       "\"concurrency\"?)");
-  check_one_error("triggers:\n  t:\n    on: {type: x, data: {a: [1]}}\n"
-                  "    run: {exec: [a]}\n",
-                  3, "triggers.t.on.data: unknown key");
+  check_one_error("triggers:\n  t:\n    on: {type: x}\n    run: {exec: [a]}\n"
+                  "    retries: 3\n",
+                  5, "triggers.t.retries: unknown key");
   check_one_error("triggers:\n  t:\n    on: {}\n    run: {exec: [a]}\n"
                   "    concurrency: {limit: 1, key: x}\n",
                   5, "triggers.t.concurrency.key: unknown key");
@@ -392,14 +414,20 @@ TEST_CASE("config: reports values of the wrong type naming the key",
                   "sources.gh: expected a map with a kind, got the scalar");
   check_one_error("triggers:\n  t:\n    on: {type: [a, {b: c}]}\n"
                   "    run: {exec: [a]}\n",
-                  3, "triggers.t.on.type[1]: expected a string, got a map");
-  check_one_error("triggers:\n  t:\n    on: {source: {a: b}}\n"
+                  3, "triggers.t.on.type: unknown operator \"b\"");
+  check_one_error("triggers:\n  t:\n    on: x\n    run: {exec: [a]}\n", 3,
+                  "triggers.t.on: expected an event pattern");
+  // A pattern error is reported at the deepest key on its path.
+  check_one_error("triggers:\n  t:\n    on:\n      type: [a]\n      data:\n"
+                  "        size: [{numeric: [\">\"]}]\n"
                   "    run: {exec: [a]}\n",
-                  3,
-                  "triggers.t.on.source: expected a list of strings, got a "
-                  "map");
-  check_one_error("triggers:\n  t:\n    on: {type: []}\n    run: {exec: [a]}\n",
-                  3, "triggers.t.on.type: expected a non-empty list");
+                  6, "triggers.t.on.data.size: numeric needs an operator");
+  check_one_error("triggers:\n  t:\n    on: {}\n"
+                  "    run: {exec: [a, \"{{data.x\"]}\n",
+                  4, "triggers.t.run.exec[1]: unclosed \"{{\"");
+  check_one_error("triggers:\n  t:\n    on: {}\n"
+                  "    run: {exec: [a], env: {X: \"{{ }}\"}}\n",
+                  4, "triggers.t.run.env.X: empty {{}}");
   check_one_error("triggers:\n  t:\n    on: {}\n    run: {exec: ./a.sh}\n", 4,
                   "triggers.t.run.exec: expected a list (the argv; no shell");
   check_one_error("triggers:\n  t:\n    on: {}\n    run: {exec: []}\n", 4,
@@ -793,4 +821,89 @@ TEST_CASE("config: is_valid_name allows [A-Za-z0-9_.-] up to 64 characters",
   CHECK_FALSE(is_valid_name("with space"));
   CHECK_FALSE(is_valid_name("slash/name"));
   CHECK_FALSE(is_valid_name("ümlaut"));
+}
+
+TEST_CASE("config: a trigger in JSON round-trips through to_json",
+          "[runtime][config][trigger_json]") {
+  auto t = parse_trigger_json(
+      R"({"name": "review", "on": {"type": ["github.pull_request"],
+          "data": {"action": ["opened"]}},
+          "run": {"exec": ["./review.sh", "{{data.number}}"], "cwd": "work",
+                  "env": {"A": "1"}, "timeout": "90s", "kill_grace": 2},
+          "concurrency": {"limit": 2}, "enabled": false})",
+      "/base");
+  REQUIRE(t);
+  CHECK(t->name == "review");
+  CHECK(t->on
+        == R"({"type":["github.pull_request"],"data":{"action":["opened"]}})");
+  CHECK(t->pattern != nullptr);
+  CHECK(t->run.exec
+        == std::vector<std::string>{"/base/review.sh", "{{data.number}}"});
+  CHECK(t->run.cwd == "/base/work");
+  CHECK(t->run.timeout == 90s);
+  CHECK(t->run.kill_grace == 2s);
+  CHECK(t->concurrency == 2);
+  CHECK_FALSE(t->enabled);
+  auto again = parse_trigger_json(to_json(*t), "/elsewhere");
+  REQUIRE(again);
+  CHECK(to_json(*again) == to_json(*t));
+  SECTION("a PUT body may leave the name to the path") {
+    auto named = parse_trigger_json(R"({"on": {}, "run": {"actor": "bot"}})",
+                                    "/base", "from-path");
+    REQUIRE(named);
+    CHECK(named->name == "from-path");
+    CHECK(named->run.actor == "bot");
+  }
+}
+
+TEST_CASE("config: an invalid JSON trigger names the path of the problem",
+          "[runtime][config][trigger_json]") {
+  auto error_of = [](const std::string& json) {
+    auto t = parse_trigger_json(json, "/base");
+    REQUIRE_FALSE(t);
+    return rouse::describe(t.error());
+  };
+  const std::string run = R"("run": {"exec": ["a"]})";
+  CHECK_THAT(error_of("[1]"), StartsWith("expected a JSON object"));
+  CHECK_THAT(error_of("{"), StartsWith("invalid JSON"));
+  CHECK_THAT(error_of(R"({"on": {}, )" + run + "}"),
+             StartsWith("name: missing"));
+  CHECK_THAT(error_of(R"({"name": "a b", "on": {}, )" + run + "}"),
+             StartsWith("name: invalid name"));
+  CHECK_THAT(error_of(R"({"name": "t", )" + run + "}"),
+             StartsWith("on: missing"));
+  CHECK_THAT(
+      error_of(R"({"name": "t", "on": {"data": {"n": [{"numeric": [">"]}]}}, )"
+               + run + "}"),
+      StartsWith("on.data.n: numeric needs an operator and a number"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}})"),
+             StartsWith("run: missing"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": []}})"),
+             StartsWith("run.exec: expected a non-empty array"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": ["a"],
+                          "actor": "b"}})"),
+             StartsWith("run: set exactly one"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": ["a"],
+                          "timeout": "5x"}})"),
+             StartsWith("run.timeout: "));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": ["a"],
+                          "env": {"X": 1}}})"),
+             StartsWith("run.env.X: expected a string"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": ["a"]},
+                          "concurrency": -1})"),
+             StartsWith("concurrency: expected an integer"));
+  CHECK_THAT(error_of(R"({"name": "t", "on": {}, "run": {"exec": ["a"]},
+                          "colour": 1})"),
+             StartsWith("colour: unknown key"));
+}
+
+TEST_CASE("config: format_duration picks the largest exact unit",
+          "[runtime][config]") {
+  CHECK(format_duration(0ms) == "0s");
+  CHECK(format_duration(250ms) == "250ms");
+  CHECK(format_duration(1500ms) == "1500ms");
+  CHECK(format_duration(90s) == "90s");
+  CHECK(format_duration(15min) == "15m");
+  CHECK(format_duration(2h) == "2h");
+  CHECK(format_duration(24h) == "1d");
 }

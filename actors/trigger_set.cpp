@@ -1,0 +1,395 @@
+// The live trigger set: API changes are validated, made durable through the
+// journal (ordered with everything else it writes), then applied under the
+// mutex and published as a new immutable table.
+#include "actors/trigger_set.hpp"
+
+#include "actors/exec_handler.hpp"
+#include "actors/governor.hpp"
+#include "actors/router_shard.hpp"
+#include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
+#include "runtime/pattern/pattern.hpp"
+#include "runtime/pattern/reference.hpp"
+#include "runtime/store/journal.hpp"
+#include "runtime/store/store.hpp"
+
+#include <caf/all.hpp>
+
+#include <filesystem>
+
+namespace rouse {
+
+namespace {
+
+api::admin_reply error_reply(int status, std::string_view message) {
+  json::object_writer w;
+  w.field("error", message);
+  return {status, w.finish()};
+}
+
+std::string resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || std::filesystem::path{path}.is_absolute()
+      || base_dir.empty())
+    return path;
+  return (std::filesystem::path{base_dir} / path).lexically_normal().string();
+}
+
+} // namespace
+
+trigger_set::trigger_set(trigger_set_config cfg, trigger_registry_ptr registry)
+    : cfg_(std::move(cfg)), registry_(std::move(registry)) {}
+
+trigger_set::~trigger_set() {
+  stop();
+}
+
+std::string trigger_set::check_handler(const config::trigger_config& t) const {
+  if (t.run.actor.empty())
+    return {};
+  for (const auto& [name, hdl] : cfg_.actor_handlers)
+    if (name == t.run.actor)
+      return {};
+  return "run.actor: no handler actor \"" + t.run.actor
+         + "\" is registered by this program";
+}
+
+caf::error
+trigger_set::load(const std::vector<config::trigger_config>& from_config,
+                  std::vector<std::string>& warnings) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (const auto& t : from_config) {
+    if (auto problem = check_handler(t); !problem.empty())
+      return make_error(errc::invalid_config,
+                        cfg_.config_file + ":" + std::to_string(t.line)
+                            + ": triggers." + t.name + "." + problem);
+    config_order_.push_back(t.name);
+    install(std::make_shared<const config::trigger_config>(t), "config");
+  }
+  auto stored = cfg_.db->triggers();
+  if (!stored)
+    return std::move(stored.error());
+  for (const auto& [name, text] : *stored) {
+    if (live_.count(name) > 0) {
+      warnings.push_back("stored trigger \"" + name
+                         + "\" is shadowed by the config trigger of that "
+                           "name; remove one of them");
+      continue;
+    }
+    auto def = config::parse_trigger_json(text, cfg_.base_dir);
+    std::string problem = def ? check_handler(*def) : describe(def.error());
+    if (!problem.empty()) {
+      warnings.push_back("stored trigger \"" + name
+                         + "\" is not loaded: " + problem);
+      continue;
+    }
+    install(std::make_shared<const config::trigger_config>(std::move(*def)),
+            "api");
+  }
+  publish();
+  return {};
+}
+
+void trigger_set::stop() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (stopped_)
+    return;
+  stopped_ = true;
+  for (auto& [name, t] : live_) {
+    if (t.governor)
+      caf::anon_send_exit(t.governor, caf::exit_reason::user_shutdown);
+    if (t.handler && t.def->run.actor.empty())
+      caf::anon_send_exit(t.handler, caf::exit_reason::user_shutdown);
+  }
+  live_.clear();
+}
+
+void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
+                          std::string origin) {
+  auto& t = live_[def->name];
+  bool same_run = t.def && t.def->run.exec == def->run.exec
+                  && t.def->run.actor == def->run.actor
+                  && t.def->run.cwd == def->run.cwd
+                  && t.def->run.env == def->run.env
+                  && t.def->run.timeout == def->run.timeout
+                  && t.def->run.kill_grace == def->run.kill_grace;
+  if (!same_run) {
+    // A changed handler gets new actors; runs already executing finish on
+    // the old ones, which exit once nothing refers to them.
+    if (!def->run.actor.empty()) {
+      for (const auto& [name, hdl] : cfg_.actor_handlers)
+        if (name == def->run.actor)
+          t.handler = hdl;
+      t.timeout = def->run.timeout;
+    } else {
+      exec_handler_config ec;
+      ec.trigger = def->name;
+      ec.argv = def->run.exec;
+      // A relative command path ("./agents/review.sh") is relative to the
+      // config file, like every other path in it; a bare name is searched in
+      // PATH.
+      if (!ec.argv.empty() && ec.argv[0].find('/') != std::string::npos)
+        ec.argv[0] = resolve(cfg_.base_dir, ec.argv[0]);
+      ec.cwd = def->run.cwd.empty() ? cfg_.base_dir
+                                    : resolve(cfg_.base_dir, def->run.cwd);
+      ec.env = def->run.env;
+      ec.timeout = def->run.timeout;
+      ec.kill_grace = def->run.kill_grace;
+      ec.output_cap_bytes = cfg_.output_cap_bytes;
+      ec.api_url = cfg_.api_url;
+      ec.runner = cfg_.runner;
+      t.handler = caf::actor_cast<handler_actor>(
+          spawn_exec_handler(*cfg_.sys, std::move(ec)));
+      // The exec handler enforces the timeout on the process itself; the
+      // request only needs to outlive it.
+      t.timeout = std::chrono::milliseconds{0};
+    }
+  }
+  if (!t.governor) {
+    governor_config gc;
+    gc.trigger = def->name;
+    gc.concurrency = def->concurrency;
+    gc.dispatcher = cfg_.dispatcher;
+    t.governor = spawn_governor(*cfg_.sys, std::move(gc));
+  } else if (t.def->concurrency != def->concurrency) {
+    caf::anon_send(t.governor, limit_atom::value, def->concurrency);
+  }
+  t.def = std::move(def);
+  t.origin = std::move(origin);
+}
+
+void trigger_set::publish() {
+  auto table = std::make_shared<trigger_table>();
+  std::vector<std::shared_ptr<const pattern::pattern>> patterns;
+  auto add = [&](const live& t) {
+    trigger_entry e;
+    e.name = t.def->name;
+    e.enabled = t.def->enabled;
+    e.governor = t.governor;
+    e.handler = t.handler;
+    e.timeout = t.timeout;
+    e.origin = t.origin;
+    e.def = t.def;
+    table->by_name.emplace(e.name,
+                           static_cast<uint32_t>(table->triggers.size()));
+    table->triggers.push_back(std::move(e));
+    patterns.push_back(t.def->pattern);
+  };
+  for (const auto& name : config_order_)
+    add(live_.at(name));
+  for (const auto& [name, t] : live_)
+    if (t.origin != "config")
+      add(t);
+  table->matcher = match::make_pattern_matcher(std::move(patterns));
+  registry_->store(std::move(table));
+}
+
+std::string trigger_set::render(const live& t) const {
+  auto text = config::to_json(*t.def);
+  // Append the read-only fields to the definition object.
+  text.pop_back();
+  json::object_writer extra;
+  extra.field("origin", t.origin);
+  if (t.origin == "config")
+    extra.field("file", cfg_.config_file).field("line", int64_t{t.def->line});
+  auto more = extra.finish();
+  return text + "," + more.substr(1);
+}
+
+api::admin_reply trigger_set::list_triggers() {
+  auto table = registry_->load();
+  json::array_writer items;
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (const auto& e : table->triggers)
+    if (auto i = live_.find(e.name); i != live_.end())
+      items.raw(render(i->second));
+  json::object_writer w;
+  w.raw("triggers", items.finish());
+  return {200, w.finish()};
+}
+
+api::admin_reply trigger_set::get_trigger(std::string_view name) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto i = live_.find(std::string{name});
+  if (i == live_.end())
+    return error_reply(404, "no trigger \"" + std::string{name} + "\"");
+  return {200, render(i->second)};
+}
+
+void trigger_set::commit(std::string name,
+                         std::shared_ptr<const config::trigger_config> def,
+                         int status, api::admin_done done) {
+  store::trigger_op op;
+  op.name = name;
+  if (def)
+    op.definition = config::to_json(*def);
+  op.done = [this, name, def, status,
+             done = std::move(done)](caf::error err) mutable {
+    std::unique_lock<std::mutex> guard{mutex_};
+    changing_.erase(name);
+    if (err) {
+      guard.unlock();
+      return done(error_reply(is(err, errc::storage_full)    ? 507
+                              : is(err, errc::shutting_down) ? 503
+                                                             : 500,
+                              describe(err)));
+    }
+    if (stopped_)
+      return done(error_reply(503, "rouse is shutting down"));
+    std::string body;
+    if (def) {
+      install(def, "api");
+      body = render(live_.at(name));
+    } else if (auto i = live_.find(name); i != live_.end()) {
+      // Runs of the removed trigger that are still waiting for admission stay
+      // pending in the store; running ones finish.
+      if (i->second.governor)
+        caf::anon_send_exit(i->second.governor,
+                            caf::exit_reason::user_shutdown);
+      live_.erase(i);
+      json::object_writer w;
+      w.field("deleted", name);
+      body = w.finish();
+    }
+    publish();
+    guard.unlock();
+    done({status, std::move(body)});
+  };
+  cfg_.journal->submit(std::move(op));
+}
+
+void trigger_set::put_trigger(std::string_view body, std::string_view name,
+                              api::admin_done done) {
+  auto def = config::parse_trigger_json(body, cfg_.base_dir, name);
+  if (!def)
+    return done(error_reply(400, describe(def.error())));
+  if (!name.empty() && def->name != name)
+    return done(error_reply(
+        400, "name: \"" + def->name + "\" differs from the name in the path, \""
+                 + std::string{name} + "\""));
+  if (auto problem = check_handler(*def); !problem.empty())
+    return done(error_reply(400, problem));
+  std::unique_lock<std::mutex> guard{mutex_};
+  auto i = live_.find(def->name);
+  if (i != live_.end() && i->second.origin == "config")
+    return done(error_reply(
+        409, "trigger \"" + def->name + "\" is defined in " + cfg_.config_file
+                 + " (line " + std::to_string(i->second.def->line)
+                 + ") and is read-only through the API; edit the file"));
+  if (name.empty() && i != live_.end())
+    return done(error_reply(409, "trigger \"" + def->name
+                                     + "\" exists; use PUT /api/triggers/"
+                                     + def->name + " to replace it"));
+  if (!changing_.insert(def->name).second)
+    return done(error_reply(409, "trigger \"" + def->name
+                                     + "\" is being changed; retry"));
+  int status = i == live_.end() ? 201 : 200;
+  guard.unlock();
+  auto n = def->name;
+  commit(std::move(n),
+         std::make_shared<const config::trigger_config>(std::move(*def)),
+         status, std::move(done));
+}
+
+void trigger_set::delete_trigger(std::string_view name, api::admin_done done) {
+  std::unique_lock<std::mutex> guard{mutex_};
+  auto i = live_.find(std::string{name});
+  if (i == live_.end())
+    return done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
+  if (i->second.origin == "config")
+    return done(error_reply(409, "trigger \"" + std::string{name}
+                                     + "\" is defined in " + cfg_.config_file
+                                     + " and is read-only through the API; "
+                                       "edit the file"));
+  if (!changing_.insert(std::string{name}).second)
+    return done(error_reply(409, "trigger \"" + std::string{name}
+                                     + "\" is being changed; retry"));
+  guard.unlock();
+  commit(std::string{name}, nullptr, 200, std::move(done));
+}
+
+void trigger_set::set_enabled(std::string_view name, bool enabled,
+                              api::admin_done done) {
+  std::unique_lock<std::mutex> guard{mutex_};
+  auto i = live_.find(std::string{name});
+  if (i == live_.end())
+    return done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
+  if (i->second.origin == "config")
+    return done(error_reply(409, "trigger \"" + std::string{name}
+                                     + "\" is defined in " + cfg_.config_file
+                                     + " and is read-only through the API; "
+                                       "set enabled: in the file"));
+  if (!changing_.insert(std::string{name}).second)
+    return done(error_reply(409, "trigger \"" + std::string{name}
+                                     + "\" is being changed; retry"));
+  auto def = std::make_shared<config::trigger_config>(*i->second.def);
+  def->enabled = enabled;
+  guard.unlock();
+  commit(std::string{name}, std::move(def), 200, std::move(done));
+}
+
+api::admin_reply trigger_set::explain(std::string_view event_id,
+                                      std::optional<std::string_view> source) {
+  auto found = cfg_.db->find_events(event_id);
+  if (!found)
+    return error_reply(500, describe(found.error()));
+  std::vector<event> events;
+  for (auto& ev : *found)
+    if (!source || ev.source == *source)
+      events.push_back(std::move(ev));
+  if (events.empty())
+    return error_reply(
+        404, "no event with id \"" + std::string{event_id} + "\""
+                 + (source ? " and source \"" + std::string{*source} + "\""
+                           : std::string{}));
+  auto table = registry_->load();
+  json::array_writer out;
+  for (const auto& ev : events) {
+    auto text = json::encode_cloudevent(ev);
+    auto checkpoint =
+        cfg_.db->checkpoint(shard_consumer_name(shard_of(ev, cfg_.shards)));
+    bool routed = checkpoint && *checkpoint >= ev.seq;
+    json::array_writer triggers;
+    for (const auto& t : table->triggers) {
+      json::object_writer w;
+      w.field("trigger", t.name).field("origin", t.origin);
+      auto why_not = pattern::explain_mismatch(*t.def->pattern, text);
+      w.field("matched", !why_not.has_value());
+      if (why_not) {
+        w.field("reason", *why_not);
+        triggers.raw(w.finish());
+        continue;
+      }
+      auto run_id = make_run_id(ev.seq, t.name);
+      auto run = cfg_.db->get_run(run_id);
+      if (run && *run) {
+        json::object_writer r;
+        r.field("id", run_id)
+            .field("state", to_string((*run)->current()))
+            .field("attempt", uint64_t{(*run)->attempt});
+        w.raw("run", r.finish());
+      } else if (!routed) {
+        w.field("reason", "not routed yet: the event is waiting for its "
+                          "router shard");
+      } else if (!t.enabled) {
+        w.field("reason", "the trigger is disabled");
+      } else {
+        w.field("reason",
+                "no run: the trigger did not exist, was disabled or had "
+                "another pattern when the event was routed");
+      }
+      triggers.raw(w.finish());
+    }
+    json::object_writer e;
+    e.field("id", ev.id)
+        .field("source", ev.source)
+        .field("type", ev.type)
+        .field("seq", ev.seq)
+        .raw("triggers", triggers.finish());
+    out.raw(e.finish());
+  }
+  json::object_writer w;
+  w.raw("events", out.finish());
+  return {200, w.finish()};
+}
+
+} // namespace rouse

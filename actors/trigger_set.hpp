@@ -1,0 +1,117 @@
+// The live set of triggers: those of the config file (read-only) and those
+// managed through the API (stored in LMDB). Owns each trigger's governor and
+// handler, and publishes a new immutable trigger_table to the registry after
+// every change. Also answers explain requests, which need the live table.
+#pragma once
+
+#include "actors/trigger_table.hpp"
+#include "runtime/api/api.hpp"
+#include "runtime/config/config.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rouse::store {
+class journal;
+class store;
+} // namespace rouse::store
+
+namespace rouse::exec {
+class process_runner;
+} // namespace rouse::exec
+
+namespace rouse {
+
+struct trigger_set_config {
+  /// Must outlive the trigger set.
+  caf::actor_system* sys = nullptr;
+  store::store* db = nullptr;
+  store::journal* journal = nullptr;
+  std::shared_ptr<exec::process_runner> runner;
+  /// Where governors send admitted runs.
+  dispatcher_actor dispatcher;
+  /// The config file (for messages) and the directory relative paths resolve
+  /// against, for config and API triggers alike.
+  std::string config_file;
+  std::string base_dir;
+  /// Passed to exec handlers.
+  uint64_t output_cap_bytes = 64 * 1024;
+  std::string api_url;
+  /// Handler actors registered by an embedding program, by name.
+  std::vector<std::pair<std::string, handler_actor>> actor_handlers;
+  /// Number of router shards (explain tells "not routed yet" from their
+  /// checkpoints).
+  uint32_t shards = 1;
+};
+
+/// Thread safety: every member may be called from any thread; changes are
+/// serialized by an internal mutex and take effect in commit order.
+class trigger_set final : public api::trigger_admin {
+public:
+  trigger_set(trigger_set_config cfg, trigger_registry_ptr registry);
+  ~trigger_set() override;
+
+  /// Spawns the config's triggers and the API triggers stored in the database
+  /// and publishes the first table. A stored trigger whose name the config
+  /// now uses is shadowed (and reported in `warnings`); one that no longer
+  /// validates is skipped with a warning.
+  caf::error load(const std::vector<config::trigger_config>& from_config,
+                  std::vector<std::string>& warnings);
+
+  /// Stops every governor and exec handler. Idempotent.
+  void stop();
+
+  api::admin_reply list_triggers() override;
+  api::admin_reply get_trigger(std::string_view name) override;
+  void put_trigger(std::string_view body, std::string_view name,
+                   api::admin_done done) override;
+  void delete_trigger(std::string_view name, api::admin_done done) override;
+  void set_enabled(std::string_view name, bool enabled,
+                   api::admin_done done) override;
+  api::admin_reply explain(std::string_view event_id,
+                           std::optional<std::string_view> source) override;
+
+private:
+  /// One trigger and the actors that serve it.
+  struct live {
+    std::shared_ptr<const config::trigger_config> def;
+    std::string origin;
+    governor_actor governor;
+    handler_actor handler;
+    std::chrono::milliseconds timeout{0};
+  };
+
+  /// Checks what only the host knows (registered actors); empty if fine.
+  std::string check_handler(const config::trigger_config& def) const;
+  /// Installs `def` (replacing a trigger of that name); mutex held.
+  void install(std::shared_ptr<const config::trigger_config> def,
+               std::string origin);
+  /// Builds and publishes a new table; mutex held.
+  void publish();
+  /// Stores `def` (or deletes `name` if null) and, once durable, installs the
+  /// change and answers `status` through `done`.
+  void commit(std::string name,
+              std::shared_ptr<const config::trigger_config> def, int status,
+              api::admin_done done);
+  std::string render(const live& t) const;
+
+  trigger_set_config cfg_;
+  trigger_registry_ptr registry_;
+  std::mutex mutex_;
+  std::map<std::string, live> live_;
+  /// Config trigger names in file order; the table lists them first, then the
+  /// API triggers by name.
+  std::vector<std::string> config_order_;
+  /// Names with a change being committed; a second change gets 409.
+  std::set<std::string> changing_;
+  bool stopped_ = false;
+};
+
+} // namespace rouse
