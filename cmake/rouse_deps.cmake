@@ -19,6 +19,7 @@ set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
   INTERFACE_LINK_LIBRARIES CAF::core)
 
 find_package(simdjson REQUIRED)
+find_package(OpenSSL REQUIRED) # libssl-dev: HMAC/SHA for webhook verification
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(yaml-cpp REQUIRED)
 find_package(Catch2 2 REQUIRED)
