@@ -13,6 +13,7 @@
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/store/store.hpp"
+#include "sources/webhook/webhook_source.hpp"
 
 #include <caf/all.hpp>
 
@@ -33,6 +34,7 @@ struct host::impl {
   std::unique_ptr<http::server> server;
   /// Set before `ready`; the listener calls it only once ready.
   http::handler api_handler;
+  std::unique_ptr<sources::webhook::webhook_routes> webhooks;
   trigger_registry_ptr registry = std::make_shared<trigger_registry>();
   std::unique_ptr<trigger_set> triggers;
   dispatcher_actor dispatcher;
@@ -201,6 +203,7 @@ struct host::impl {
     // After the journal: its last callbacks may still reach the trigger set.
     triggers.reset();
     server.reset();
+    webhooks.reset();
     journal.reset();
     db.reset();
   }
@@ -219,6 +222,15 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   d.sys = &sys;
   d.opts = std::move(opts);
   const auto& node = d.opts.cfg.node;
+  std::vector<config::diagnostic> source_errors;
+  auto hooks =
+      sources::webhook::load_webhook_sources(d.opts.cfg, source_errors);
+  if (!source_errors.empty()) {
+    std::string text;
+    for (const auto& e : source_errors)
+      text += (text.empty() ? "" : "\n") + e.to_string();
+    return make_error(errc::invalid_config, std::move(text));
+  }
 
   store::store_options so;
   so.dir = node.data_dir;
@@ -266,6 +278,8 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
           r.headers.push_back({"Retry-After", "1"});
           return respond(std::move(r));
         }
+        if (self->webhooks && self->webhooks->handle(req, respond))
+          return;
         self->api_handler(std::move(req), std::move(respond));
       });
   if (!server)
@@ -288,6 +302,8 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   ac.bench_control = d.opts.bench_control;
   ac.admin = d.triggers.get();
   d.api_handler = api::make_api_handler(ac);
+  d.webhooks = std::make_unique<sources::webhook::webhook_routes>(
+      std::move(hooks), d.journal.get(), &d.metrics);
   d.ready.store(true, std::memory_order_release);
   d.log("serving " + d.api_url + " with "
         + std::to_string(d.registry->load()->triggers.size())

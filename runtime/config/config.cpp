@@ -285,8 +285,10 @@ private:
       YAML::Emitter out;
       out << YAML::BeginMap;
       for (const auto& e : m)
-        if (e.key != "kind")
+        if (e.key != "kind") {
           out << YAML::Key << e.key << YAML::Value << e.value.node;
+          src.param_lines.emplace_back(e.key, e.value.key_mark.line + 1);
+        }
       out << YAML::EndMap;
       if (!out.good()) {
         error(value.key_mark, value.path,

@@ -81,6 +81,8 @@ struct source_config {
   /// The source's keys other than `kind`, as a YAML map in file order;
   /// "{}" if it has none.
   std::string params_yaml;
+  /// Each parameter key with the 1-based line it is on, for diagnostics.
+  std::vector<std::pair<std::string, int>> param_lines;
 };
 
 /// What a trigger runs: a process (`exec`) or a registered actor (`actor`).

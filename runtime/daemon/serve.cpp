@@ -4,6 +4,7 @@
 
 #include "actors/host.hpp"
 #include "runtime/config/config.hpp"
+#include "sources/webhook/webhook_source.hpp"
 
 #include <caf/all.hpp>
 
@@ -22,6 +23,13 @@ bool load(const std::string& path, config::config& out) {
   for (const auto& d : result.errors)
     std::cerr << d.to_string() << "\n";
   if (!result.ok())
+    return false;
+  // Source parameters are validated by their kind.
+  std::vector<config::diagnostic> errors;
+  sources::webhook::load_webhook_sources(*result.cfg, errors);
+  for (const auto& d : errors)
+    std::cerr << d.to_string() << "\n";
+  if (!errors.empty())
     return false;
   out = std::move(*result.cfg);
   return true;

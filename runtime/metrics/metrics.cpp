@@ -109,6 +109,9 @@ registry::registry()
                    "Handler executions started, by trigger."),
       runs_finished("rouse_runs_finished_total",
                     "Handler executions finished, by trigger and outcome."),
+      webhook_rejected("rouse_webhook_rejected_total",
+                       "Webhook requests rejected before storage, by source "
+                       "and reason."),
       journal_commit_seconds("rouse_journal_commit_seconds",
                              "Duration of journal write transactions.",
                              latency_buckets()),
@@ -130,6 +133,7 @@ std::string registry::render() const {
   events_rejected.render(out);
   runs_started.render(out);
   runs_finished.render(out);
+  webhook_rejected.render(out);
   journal_commit_seconds.render(out);
   event_to_run_seconds.render(out);
   std::lock_guard<std::mutex> guard{gauges_mx_};

@@ -77,6 +77,8 @@ public:
   counter_family events_rejected;  // rouse_events_rejected_total{reason}
   counter_family runs_started;     // rouse_runs_started_total{trigger}
   counter_family runs_finished;    // rouse_runs_finished_total{trigger,outcome}
+  counter_family
+      webhook_rejected; // rouse_webhook_rejected_total{source,reason}
   histogram journal_commit_seconds; // rouse_journal_commit_seconds
   histogram event_to_run_seconds;   // rouse_event_to_run_seconds
 

@@ -172,13 +172,20 @@ bool text_template::has_references() const noexcept {
 
 std::string text_template::render(event_lookup& lookup,
                                   std::vector<std::string>& missing) const {
+  return render([&](std::string_view path) { return lookup.get(path); },
+                missing);
+}
+
+std::string text_template::render(
+    const std::function<std::optional<std::string>(std::string_view)>& lookup,
+    std::vector<std::string>& missing) const {
   std::string out;
   for (const auto& p : pieces_) {
     if (!p.reference) {
       out += p.text;
       continue;
     }
-    if (auto v = lookup.get(p.text))
+    if (auto v = lookup(p.text))
       out += *v;
     else
       missing.push_back(p.text);

@@ -9,6 +9,7 @@
 
 #include <caf/expected.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,12 @@ public:
   /// is appended to `missing`.
   std::string render(event_lookup& lookup,
                      std::vector<std::string>& missing) const;
+
+  /// Returns the text rendered with `lookup` answering each path (nothing
+  /// for a missing one, which renders empty and is appended to `missing`).
+  std::string render(
+      const std::function<std::optional<std::string>(std::string_view)>& lookup,
+      std::vector<std::string>& missing) const;
 
 private:
   struct piece {

@@ -320,6 +320,11 @@ class RouseServer:
         check(self.port is not None, "no server port (server not started)")
         return http_request(self.port, method, path, body, timeout=timeout)
 
+    def request_headers(self, method, path, body, headers, timeout=HTTP_TIMEOUT):
+        check(self.port is not None, "no server port (server not started)")
+        return http_request(self.port, method, path, body, headers=headers,
+                            timeout=timeout)
+
     def get(self, path, timeout=HTTP_TIMEOUT):
         return self.request("GET", path, timeout=timeout)
 
