@@ -3,6 +3,7 @@
 // (running -> retried).
 #include "actors/dispatcher.hpp"
 
+#include "runtime/config/config.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <iostream>
+#include <random>
 #include <unordered_map>
 
 namespace rouse {
@@ -47,21 +49,29 @@ trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
   return ref;
 }
 
-// Stores `run` and, once committed, sends `then` to the governor of its
-// trigger.
-void store_final(dispatcher_pointer self, run_record run) {
+// Stores `run` and, once committed, releases its slot at the governor of its
+// trigger; a retrying run is admitted there again after `retry_after`.
+void store_final(dispatcher_pointer self, run_record run,
+                 std::chrono::milliseconds retry_after = {}) {
   auto ref = find_trigger(self, run.trigger);
   store::run_op op;
   auto run_id = run.id;
-  op.run = std::move(run);
+  bool retry = run.current() == run_state::retrying;
+  op.run = run;
   governor_actor governor =
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
-  op.done = [governor, run_id](caf::error err) {
+  op.done = [governor, run_id, retry, retry_after,
+             run = retry ? std::move(run) : run_record{}](caf::error err) {
     if (err)
       std::cerr << "rouse: storing the outcome of run " << run_id
                 << " failed: " << describe(err) << "\n";
-    if (governor)
-      caf::anon_send(governor, release_atom::value, run_id);
+    if (!governor)
+      return;
+    caf::anon_send(governor, release_atom::value, run_id);
+    // Only once the retrying state is stored, so the next attempt's
+    // transitions can never be overwritten by it.
+    if (retry && !err)
+      caf::delayed_anon_send(governor, retry_after, admit_atom::value, run);
   };
   self->state.cfg.journal->submit(std::move(op));
 }
@@ -97,6 +107,20 @@ void release_slot(dispatcher_pointer self) {
     st.queued.pop_front();
     begin(self, std::move(next));
   }
+}
+
+/// The wait before the attempt after `attempt` (1-based) under `p`:
+/// backoff * 2^(attempt-1), capped, minus up to `jitter` of it at random.
+std::chrono::milliseconds retry_delay(const config::retry_policy& p,
+                                      uint32_t attempt) {
+  double ms = static_cast<double>(p.backoff.count());
+  for (uint32_t i = 1; i < attempt && ms < p.max_backoff.count(); ++i)
+    ms *= 2;
+  ms = std::min(ms, static_cast<double>(p.max_backoff.count()));
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> cut{0.0, p.jitter};
+  ms *= 1.0 - cut(rng);
+  return std::chrono::milliseconds{static_cast<int64_t>(ms)};
 }
 
 dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
@@ -167,11 +191,29 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                            : !outcome.error.empty()
                                ? outcome.error
                                : "exit " + std::to_string(outcome.exit_code);
+        std::chrono::milliseconds delay{0};
+        if (!outcome.ok) {
+          auto ref = find_trigger(self, run.trigger);
+          config::retry_policy policy;
+          if (ref.entry != nullptr && ref.entry->def != nullptr)
+            policy = ref.entry->def->retry;
+          if (run.attempt < policy.attempts) {
+            state = run_state::retrying;
+            delay = retry_delay(policy, run.attempt);
+            note += "; attempt " + std::to_string(run.attempt + 1) + " of "
+                    + std::to_string(policy.attempts) + " in "
+                    + config::format_duration(delay);
+          } else if (policy.attempts > 1) {
+            state = run_state::dead;
+            note += "; gave up after " + std::to_string(run.attempt)
+                    + " attempts (dead-letter queue)";
+          }
+        }
         run.transition(state, now, std::move(note));
         self->state.cfg.metrics->runs_finished.inc(
             metrics::label("trigger", run.trigger) + ","
             + metrics::label("outcome", to_string(state)));
-        store_final(self, std::move(run));
+        store_final(self, std::move(run), delay);
         release_slot(self);
       },
   };

@@ -108,7 +108,10 @@ struct host::impl {
     // 1. Runs decided but not finished: pending ones wait for admission again;
     //    running ones were interrupted and start again with the next attempt.
     std::vector<run_record> unfinished;
-    for (auto state : {run_state::pending, run_state::running}) {
+    // Retrying runs start their next attempt at once: the wait is not stored
+    // across restarts yet (the timer service will hold it).
+    for (auto state :
+         {run_state::pending, run_state::running, run_state::retrying}) {
       auto runs = db->runs_in_state(state);
       if (!runs)
         return std::move(runs.error());

@@ -13,6 +13,8 @@
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
 
+#include "messages/clock.hpp"
+
 #include <caf/all.hpp>
 
 #include <filesystem>
@@ -325,6 +327,79 @@ void trigger_set::set_enabled(std::string_view name, bool enabled,
   def->enabled = enabled;
   guard.unlock();
   commit(std::string{name}, std::move(def), 200, std::move(done));
+}
+
+namespace {
+
+/// Loads run `id` and checks it is dead; on failure answers through `done`.
+std::optional<run_record> dead_run(store::store& db, std::string_view id,
+                                   api::admin_done& done) {
+  auto run = db.get_run(id);
+  if (!run) {
+    done(error_reply(500, describe(run.error())));
+    return std::nullopt;
+  }
+  if (!*run) {
+    done(error_reply(404, "no run \"" + std::string{id} + "\""));
+    return std::nullopt;
+  }
+  if ((*run)->current() != run_state::dead) {
+    done(error_reply(409, "run \"" + std::string{id} + "\" is "
+                              + to_string((*run)->current())
+                              + ", not in the dead-letter queue"));
+    return std::nullopt;
+  }
+  return std::move(**run);
+}
+
+} // namespace
+
+void trigger_set::dlq_replay(std::string_view run_id, api::admin_done done) {
+  auto run = dead_run(*cfg_.db, run_id, done);
+  if (!run)
+    return;
+  auto table = registry_->load();
+  const auto* trig = table ? table->find(run->trigger) : nullptr;
+  if (trig == nullptr)
+    return done(error_reply(409, "trigger \"" + run->trigger + "\" of run \""
+                                     + run->id + "\" no longer exists"));
+  auto attempts = run->attempt;
+  run->attempt = 0;
+  run->transition(run_state::pending, wall_clock_ns(),
+                  "replayed from the dead-letter queue after "
+                      + std::to_string(attempts)
+                      + " attempt(s); new attempt chain");
+  store::run_op op;
+  op.run = *run;
+  auto governor = trig->governor;
+  op.done = [governor, run = std::move(*run),
+             done = std::move(done)](caf::error err) mutable {
+    if (err)
+      return done(error_reply(500, describe(err)));
+    json::object_writer w;
+    w.field("replayed", run.id).field("state", "pending");
+    caf::anon_send(governor, admit_atom::value, std::move(run));
+    done({200, w.finish()});
+  };
+  cfg_.journal->submit(std::move(op));
+}
+
+void trigger_set::dlq_drop(std::string_view run_id, api::admin_done done) {
+  auto run = dead_run(*cfg_.db, run_id, done);
+  if (!run)
+    return;
+  run->transition(run_state::failed, wall_clock_ns(),
+                  "dropped from the dead-letter queue");
+  store::run_op op;
+  op.run = *run;
+  op.done = [id = run->id, done = std::move(done)](caf::error err) {
+    if (err)
+      return done(error_reply(500, describe(err)));
+    json::object_writer w;
+    w.field("dropped", id).field("state", "failed");
+    done({200, w.finish()});
+  };
+  cfg_.journal->submit(std::move(op));
 }
 
 api::admin_reply trigger_set::explain(std::string_view event_id,

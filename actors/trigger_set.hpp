@@ -75,6 +75,8 @@ public:
   void delete_trigger(std::string_view name, api::admin_done done) override;
   void set_enabled(std::string_view name, bool enabled,
                    api::admin_done done) override;
+  void dlq_replay(std::string_view run_id, api::admin_done done) override;
+  void dlq_drop(std::string_view run_id, api::admin_done done) override;
   api::admin_reply explain(std::string_view event_id,
                            std::optional<std::string_view> source) override;
 

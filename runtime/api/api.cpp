@@ -110,6 +110,30 @@ public:
         return respond(method_not_allowed("GET"));
       return respond(get_event(req, path.substr(12)));
     }
+    if (path == "/api/dlq") {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      return respond(list_runs(req, run_state::dead));
+    }
+    if (cfg_.admin != nullptr && path.starts_with("/api/dlq/")) {
+      std::string_view rest{path};
+      rest.remove_prefix(9);
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos) {
+        if (req.method != "GET")
+          return respond(method_not_allowed("GET"));
+        return respond(get_run(std::string{rest}));
+      }
+      auto action = rest.substr(slash + 1);
+      auto id = rest.substr(0, slash);
+      if (req.method != "POST")
+        return respond(method_not_allowed("POST"));
+      if (action == "replay")
+        return cfg_.admin->dlq_replay(id, deliver(std::move(respond)));
+      if (action == "drop")
+        return cfg_.admin->dlq_drop(id, deliver(std::move(respond)));
+      return respond(error(404, "no such endpoint: " + path));
+    }
     if (path == "/api/runs") {
       if (req.method != "GET")
         return respond(method_not_allowed("GET"));
@@ -296,11 +320,14 @@ private:
     return json_response(200, body.finish());
   }
 
-  http::response list_runs(const http::request& req) {
+  http::response list_runs(const http::request& req,
+                           std::optional<run_state> only = std::nullopt) {
     store::run_filter filter;
+    filter.state = only;
     if (auto* t = req.find_query("trigger"))
       filter.trigger = *t;
-    if (auto* s = req.find_query("state"); s != nullptr && !s->empty()) {
+    if (auto* s = req.find_query("state");
+        !only && s != nullptr && !s->empty()) {
       auto state = parse_run_state(*s);
       if (!state)
         return error(400, "unknown run state " + json::quote(*s)

@@ -55,6 +55,12 @@ public:
   virtual void set_enabled(std::string_view name, bool enabled,
                            admin_done done) = 0;
 
+  /// POST /api/dlq/{run_id}/replay: a dead run starts a new attempt chain.
+  virtual void dlq_replay(std::string_view run_id, admin_done done) = 0;
+
+  /// POST /api/dlq/{run_id}/drop: a dead run leaves the queue (as failed).
+  virtual void dlq_drop(std::string_view run_id, admin_done done) = 0;
+
   /// GET /api/events/{id}/explain (`source` narrows an id two sources share).
   virtual admin_reply explain(std::string_view event_id,
                               std::optional<std::string_view> source) = 0;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
@@ -313,7 +314,8 @@ private:
       trg.line = value.key_mark.line + 1;
       if (!expect_map(value, "a map with on and run"))
         continue;
-      auto m = read_map(value, {"on", "run", "concurrency", "enabled"});
+      auto m =
+          read_map(value, {"on", "run", "concurrency", "retry", "enabled"});
       bool ok = true;
       if (auto on = find(m, "on"))
         ok &= load_on(*on, trg);
@@ -325,6 +327,8 @@ private:
         ok = missing(value, "run", "what to run, e.g. run: {exec: [cmd]}");
       if (auto v = find(m, "concurrency"))
         ok &= load_concurrency(*v, trg);
+      if (auto v = find(m, "retry"))
+        ok &= load_retry(*v, trg.retry);
       if (auto v = find(m, "enabled")) {
         if (auto b = get_bool(*v))
           trg.enabled = *b;
@@ -565,6 +569,33 @@ private:
         run.env.emplace_back(e.key, std::move(*s));
       }
     }
+  }
+
+  bool load_retry(const field& f, retry_policy& retry) {
+    if (!expect_map(f, "a map with attempts, backoff, max_backoff, jitter"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"attempts", "backoff", "max_backoff", "jitter"});
+    if (auto v = find(m, "attempts"))
+      if (auto n = get_uint(*v, 1, 100))
+        retry.attempts = static_cast<uint32_t>(*n);
+    if (auto v = find(m, "backoff"))
+      if (auto d = get_duration(*v))
+        retry.backoff = *d;
+    if (auto v = find(m, "max_backoff"))
+      if (auto d = get_duration(*v))
+        retry.max_backoff = *d;
+    if (auto v = find(m, "jitter"))
+      if (auto s = get_scalar(*v, "a number from 0 to 1")) {
+        char* end = nullptr;
+        double x = std::strtod(s->c_str(), &end);
+        if (s->empty() || *end != '\0' || !(x >= 0 && x <= 1))
+          error(value_mark(*v), v->path,
+                "expected a number from 0 to 1, got " + quote(*s));
+        else
+          retry.jitter = x;
+      }
+    return errors_.size() == errors_before;
   }
 
   bool load_concurrency(const field& f, trigger_config& trg) {

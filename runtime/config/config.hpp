@@ -103,6 +103,21 @@ struct run_config {
   std::chrono::milliseconds kill_grace{5000};
 };
 
+/// When a failed run is tried again (`retry:`). The wait before attempt n+1
+/// is backoff * 2^(n-1), capped at max_backoff, then shortened by a random
+/// fraction of up to `jitter` so retries of many runs spread out.
+struct retry_policy {
+  /// Executions in total, 1..100; 1 (the default) means no retry. A run that
+  /// fails its last attempt becomes `dead` (the dead-letter queue).
+  uint32_t attempts = 1;
+  /// Wait before the second attempt. Default 1s.
+  std::chrono::milliseconds backoff{1000};
+  /// Longest wait between attempts. Default 5m.
+  std::chrono::milliseconds max_backoff{5 * 60 * 1000};
+  /// Fraction 0..1 of the wait that may be cut at random. Default 0.2.
+  double jitter = 0.2;
+};
+
 /// One trigger: which events it matches and what it runs for them.
 struct trigger_config {
   /// The trigger's key under `triggers:`.
@@ -116,6 +131,8 @@ struct trigger_config {
   run_config run;
   /// Runs of this trigger allowed at once; 0 means unlimited (the default).
   uint32_t concurrency = 0;
+  /// Retries of failed runs.
+  retry_policy retry;
   /// A disabled trigger is loaded and validated but matches nothing.
   bool enabled = true;
   /// 1-based line of the trigger's key in the file; 0 for a trigger that

@@ -190,8 +190,8 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
                       "expected a JSON object with name, on and run, got "
                           + type_name(root));
   if (auto err = expect_keys(obj, "",
-                             {"name", "on", "run", "concurrency", "enabled",
-                              "origin", "file", "line"}))
+                             {"name", "on", "run", "concurrency", "retry",
+                              "enabled", "origin", "file", "line"}))
     return err;
   trigger_config trg;
   element v;
@@ -239,6 +239,40 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
       return fail(path, "expected an integer from 0 to 4294967295, got "
                             + type_name(limit));
     trg.concurrency = static_cast<uint32_t>(n);
+  }
+  if (obj["retry"].get(v) == simdjson::SUCCESS) {
+    object r;
+    if (v.get_object().get(r) != simdjson::SUCCESS)
+      return fail("retry", "expected an object with attempts, backoff, "
+                           "max_backoff, jitter");
+    if (auto err = expect_keys(
+            r, "retry", {"attempts", "backoff", "max_backoff", "jitter"}))
+      return err;
+    element x;
+    if (r["attempts"].get(x) == simdjson::SUCCESS) {
+      uint64_t n = 0;
+      if (x.get_uint64().get(n) != simdjson::SUCCESS || n < 1 || n > 100)
+        return fail("retry.attempts", "expected an integer from 1 to 100");
+      trg.retry.attempts = static_cast<uint32_t>(n);
+    }
+    if (r["backoff"].get(x) == simdjson::SUCCESS) {
+      auto d = get_duration(x, "retry.backoff");
+      if (!d)
+        return std::move(d.error());
+      trg.retry.backoff = *d;
+    }
+    if (r["max_backoff"].get(x) == simdjson::SUCCESS) {
+      auto d = get_duration(x, "retry.max_backoff");
+      if (!d)
+        return std::move(d.error());
+      trg.retry.max_backoff = *d;
+    }
+    if (r["jitter"].get(x) == simdjson::SUCCESS) {
+      double j = 0;
+      if (x.get_double().get(j) != simdjson::SUCCESS || !(j >= 0 && j <= 1))
+        return fail("retry.jitter", "expected a number from 0 to 1");
+      trg.retry.jitter = j;
+    }
   }
   if (obj["enabled"].get(v) == simdjson::SUCCESS) {
     bool b = true;
@@ -289,6 +323,12 @@ std::string to_json(const trigger_config& trg) {
   w.raw("on", trg.on);
   w.raw("run", run.finish());
   w.field("concurrency", uint64_t{trg.concurrency});
+  json::object_writer retry;
+  retry.field("attempts", uint64_t{trg.retry.attempts})
+      .field("backoff", format_duration(trg.retry.backoff))
+      .field("max_backoff", format_duration(trg.retry.max_backoff))
+      .field("jitter", trg.retry.jitter);
+  w.raw("retry", retry.finish());
   w.field("enabled", trg.enabled);
   return w.finish();
 }

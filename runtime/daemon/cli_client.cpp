@@ -381,6 +381,32 @@ int triggers(const server_target& target, const triggers_args& args) {
   return 0;
 }
 
+int dlq(const server_target& target, const dlq_args& args) {
+  if (args.command == "ls" || args.command == "show") {
+    // The dead-letter queue is the runs in state dead.
+    runs_args ra;
+    ra.state = "dead";
+    ra.limit = args.limit;
+    ra.json = args.json;
+    ra.run_id = args.run_id;
+    return runs(target, ra);
+  }
+  http::client_request req;
+  req.method = "POST";
+  req.target = "/api/dlq/" + url_encode(args.run_id) + "/" + args.command;
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  if (args.json)
+    std::cout << r->body << "\n";
+  else
+    std::cout << (args.command == "replay" ? "replayed run " : "dropped run ")
+              << args.run_id << "\n";
+  return 0;
+}
+
 int explain(const server_target& target, const explain_args& args) {
   http::client_request req;
   req.target = "/api/events/" + url_encode(args.event_id) + "/explain";

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rouse::cli {
 
@@ -60,10 +61,66 @@ struct triggers_args {
 };
 int triggers(const server_target& target, const triggers_args& args);
 
+struct dlq_args {
+  /// ls, show, replay or drop.
+  std::string command;
+  std::string run_id;
+  uint32_t limit = 50;
+  bool json = false;
+};
+int dlq(const server_target& target, const dlq_args& args);
+
 struct explain_args {
   std::string event_id, source;
   bool json = false;
 };
 int explain(const server_target& target, const explain_args& args);
+
+/// Options of `rouse git install-hooks` (docs/git.md).
+struct git_install_args {
+  /// The repository: a work tree (or a directory in it), a bare repository
+  /// or a linked worktree.
+  std::string repo_path;
+  /// The repository name the hooks report (`repo` of every event). Empty:
+  /// each hook run derives it from the repository's directory name, without
+  /// ".git".
+  std::string repo_name;
+  /// Remove rouse's hooks and put back the hooks they chained.
+  bool uninstall = false;
+};
+
+/// Installs hooks in the repository's hooks directory (core.hooksPath is
+/// honoured) that report to the server named by `server_url` and/or
+/// `config_path` (baked into the hooks; the token is read when a hook runs,
+/// never stored): post-commit, post-merge, post-checkout and post-rewrite in a
+/// work tree, post-receive and reference-transaction in a bare repository. A
+/// hook that is already there keeps running first, renamed to
+/// `<hook>.rouse-chained`; installing again only rewrites rouse's hooks. With
+/// `uninstall`, removes rouse's hooks and restores the chained ones. Changes
+/// nothing if any hook cannot be installed.
+int git_install_hooks(const std::string& server_url,
+                      const std::string& config_path,
+                      const git_install_args& args);
+
+/// Options of `rouse git hook` (what installed hooks run).
+struct git_hook_args {
+  /// post-commit, post-merge, post-checkout, post-rewrite, post-receive or
+  /// reference-transaction.
+  std::string hook;
+  /// The arguments git gave the hook.
+  std::vector<std::string> args;
+  /// As in git_install_args.
+  std::string repo_name;
+};
+
+/// Runs as the git hook `args.hook` in the repository of the current
+/// directory (or $GIT_DIR): collects facts with git, posts the events of
+/// docs/events.md ("Local git hooks") to /api/events and returns 0. Any
+/// failure, including an unreachable server, prints one line "rouse: could
+/// not report <hook> to <server>: <reason>" and still returns 0, so git is
+/// never failed; git commands and the request share a budget of 5 s. Returns
+/// 2 only for an unknown hook name.
+int git_hook(const std::string& server_url, const std::string& config_path,
+             const git_hook_args& args);
 
 } // namespace rouse::cli

@@ -114,6 +114,26 @@ int main(int argc, char** argv) {
     add_client_options(sub);
   }
 
+  dlq_args da;
+  auto* dlq_cmd = app.add_subcommand(
+      "dlq", "The dead-letter queue: runs that failed all their attempts");
+  dlq_cmd->require_subcommand(1);
+  auto* dlq_ls = dlq_cmd->add_subcommand("ls", "List dead runs, newest first");
+  dlq_ls->add_option("--limit", da.limit, "At most this many (default 50)");
+  auto* dlq_show =
+      dlq_cmd->add_subcommand("show", "Show one dead run with its output");
+  dlq_show->add_option("run_id", da.run_id, "Run id")->required();
+  auto* dlq_replay = dlq_cmd->add_subcommand(
+      "replay", "Run a dead run again, as a new attempt chain");
+  dlq_replay->add_option("run_id", da.run_id, "Run id")->required();
+  auto* dlq_drop = dlq_cmd->add_subcommand(
+      "drop", "Remove a run from the queue (it is kept as failed)");
+  dlq_drop->add_option("run_id", da.run_id, "Run id")->required();
+  for (auto* sub : {dlq_ls, dlq_show, dlq_replay, dlq_drop}) {
+    sub->add_flag("--json", da.json, "Print JSON");
+    add_client_options(sub);
+  }
+
   explain_args xa;
   auto* explain_cmd = app.add_subcommand(
       "explain", "Show, per trigger, whether a stored event matched (or the "
@@ -124,6 +144,36 @@ int main(int argc, char** argv) {
                           "Only the event with this source");
   explain_cmd->add_flag("--json", xa.json, "Print JSON");
   add_client_options(explain_cmd);
+
+  git_install_args gia;
+  git_hook_args gha;
+  auto* git_cmd = app.add_subcommand(
+      "git", "Report local git activity (commits, merges, checkouts, "
+             "rewrites, pushes) as events through git hooks (docs/git.md)");
+  git_cmd->require_subcommand(1);
+  auto* git_install = git_cmd->add_subcommand(
+      "install-hooks",
+      "Install hooks that report to a rouse server: post-commit, post-merge, "
+      "post-checkout, post-rewrite in a work tree; post-receive, "
+      "reference-transaction in a bare repository. Hooks already there keep "
+      "running first");
+  git_install->add_option("repo", gia.repo_path, "The repository's directory")
+      ->required();
+  git_install->add_option(
+      "--repo-name", gia.repo_name,
+      "Repository name in the events, e.g. octo/repo to match a forge's "
+      "owner/name (default: the directory's name without .git)");
+  git_install->add_flag("--uninstall", gia.uninstall,
+                        "Remove rouse's hooks and restore the ones they ran");
+  add_client_options(git_install);
+  auto* git_hook_cmd = git_cmd->add_subcommand(
+      "hook", "Report one hook run (what the installed hooks call)");
+  git_hook_cmd->group("");
+  git_hook_cmd->add_option("name", gha.hook, "The hook's name")->required();
+  git_hook_cmd->add_option("args", gha.args, "The hook's arguments from git");
+  git_hook_cmd->add_option("--repo-name", gha.repo_name,
+                           "Repository name in the events");
+  add_client_options(git_hook_cmd);
 
   try {
     app.parse(argc, argv);
@@ -138,6 +188,10 @@ int main(int argc, char** argv) {
     return check(check_path);
   if (match_cmd->parsed())
     return match(pattern_path, event_path);
+  if (git_install->parsed())
+    return git_install_hooks(server_url, client_config, gia);
+  if (git_hook_cmd->parsed())
+    return git_hook(server_url, client_config, gha);
   server_target target;
   if (!resolve_server(server_url, client_config, target))
     return 2;
@@ -147,6 +201,11 @@ int main(int argc, char** argv) {
     return runs(target, ra);
   if (explain_cmd->parsed())
     return explain(target, xa);
+  for (auto* sub : {dlq_ls, dlq_show, dlq_replay, dlq_drop})
+    if (sub->parsed()) {
+      da.command = sub->get_name();
+      return dlq(target, da);
+    }
   for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable})
     if (sub->parsed()) {
       ta.command = sub->get_name();

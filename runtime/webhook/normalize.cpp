@@ -1,9 +1,14 @@
 // Builds git.push and ci.run.completed from forge payloads (simdjson DOM, one
 // parser per thread) with the JSON writer. Each provider differs only in the
-// JSON pointers it reads, listed next to the builder that uses them.
+// JSON pointers it reads, listed next to the builder that uses them. Hashed
+// event ids use OpenSSL's SHA-256.
 #include "runtime/webhook/normalize.hpp"
 
+#include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
+#include "runtime/webhook/crypto.hpp"
+
+#include <openssl/evp.h>
 
 #include <simdjson.h>
 
@@ -305,6 +310,35 @@ std::vector<normalized_event> normalize(std::string_view provider,
   else
     gitlab(root, event, out);
   return out;
+}
+
+std::string hashed_event_id(std::string_view prefix,
+                            std::initializer_list<std::string_view> parts) {
+  std::string text;
+  bool first = true;
+  for (auto part : parts) {
+    if (!first)
+      text += '\n';
+    first = false;
+    text.append(part);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  std::string id{prefix};
+  id += '-';
+  if (EVP_Digest(text.data(), text.size(), md, &size, EVP_sha256(), nullptr)
+      != 1)
+    return id + json::random_hex_id(); // only on memory exhaustion: an id
+                                       // that collapses nothing
+  auto hex =
+      hex_encode(std::string_view{reinterpret_cast<const char*>(md), size});
+  id += hex.substr(0, 32);
+  return id;
+}
+
+std::string push_event_id(std::string_view repo, std::string_view ref,
+                          std::string_view before, std::string_view after) {
+  return hashed_event_id("push", {repo, ref, before, after});
 }
 
 } // namespace rouse::webhook

@@ -1,9 +1,11 @@
 // Provider-neutral events from forge webhooks: `git.push` and
-// `ci.run.completed` built from GitHub, Forgejo, Gitea and GitLab payloads, and
-// the rule that names the provider-native event type. docs/events.md is the
-// reference for every field.
+// `ci.run.completed` built from GitHub, Forgejo, Gitea and GitLab payloads, the
+// rule that names the provider-native event type, and the content-derived event
+// ids that let a forge's push and a local git hook's report of it collapse into
+// one event. docs/events.md is the reference for every field.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,5 +46,21 @@ std::string native_type(std::string_view provider,
 std::vector<normalized_event> normalize(std::string_view provider,
                                         std::string_view header_event_type,
                                         std::string_view body);
+
+/// Returns `prefix` + "-" + the first 32 hex characters (128 bits) of the
+/// SHA-256 of `parts` joined with '\n': a deterministic event id for facts that
+/// identify an event, so a report sent twice is a duplicate. The parts must not
+/// contain '\n' for the join to be unambiguous (git refs, object names and
+/// repository names do not).
+std::string hashed_event_id(std::string_view prefix,
+                            std::initializer_list<std::string_view> parts);
+
+/// Returns the event id of a `git.push` of `ref` in `repo` from `before` to
+/// `after`: hashed_event_id("push", {repo, ref, before, after}), e.g.
+/// "push-3b0c...". A forge's webhook and a local post-receive hook that report
+/// the same push produce the same id, so with the same `source` ("git") the
+/// second is a duplicate.
+std::string push_event_id(std::string_view repo, std::string_view ref,
+                          std::string_view before, std::string_view after);
 
 } // namespace rouse::webhook

@@ -1,5 +1,7 @@
 // Webhook source: config validation, and per request verify -> rate limit ->
-// build events -> journal append -> answer from the commit callback.
+// build events -> journal append -> answer from the commit callback. A
+// normalized git.push gets source "git" and a content id (push_event_id), so
+// the same push reported by a local git hook is one event.
 #include "sources/webhook/webhook_source.hpp"
 
 #include "messages/errc.hpp"
@@ -16,8 +18,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -144,6 +148,23 @@ std::string provider_type(const wh::verified& info) {
   if (info.event_type.empty())
     return provider + ".event";
   return provider + "." + info.event_type;
+}
+
+/// Returns push_event_id() of a normalized git.push, or nullopt when its repo,
+/// ref, before or after is empty: such a payload identifies no push, and
+/// hashing it would collapse unrelated deliveries into one event.
+std::optional<std::string> push_id(std::string_view data) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(data.data(), data.size()).get(doc) != simdjson::SUCCESS)
+    return std::nullopt;
+  std::array<std::string_view, 4> parts;
+  const std::array<const char*, 4> keys{"repo", "ref", "before", "after"};
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (doc[keys[i]].get_string().get(parts[i]) != simdjson::SUCCESS
+        || parts[i].empty())
+      return std::nullopt;
+  return wh::push_event_id(parts[0], parts[1], parts[2], parts[3]);
 }
 
 /// Builds a binary-mode CloudEvent from `ce-*` headers.
@@ -528,6 +549,11 @@ struct webhook_routes::impl {
           event extra;
           extra.id = base_id + "/" + n.type;
           extra.source = cfg.name;
+          if (n.type == "git.push")
+            if (auto id = push_id(n.data)) {
+              extra.id = std::move(*id);
+              extra.source = "git";
+            }
           extra.type = n.type;
           extra.datacontenttype = "application/json";
           extra.data = std::move(n.data);

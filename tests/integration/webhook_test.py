@@ -2,10 +2,11 @@
 """Webhook sources on the real binary: for every scheme a correct signature is accepted
 (202) and wrong, missing, tampered and stale ones are rejected (401) and store nothing; a
 replayed GitHub delivery runs nothing new, also after a restart; a push also yields
-git.push; CloudEvents binary, structured and batch modes store the same event; rate
+git.push (source git, id from repo, ref, before and after); CloudEvents binary, structured and batch modes store the same event; rate
 limits answer 429 with Retry-After; dedup keys come from headers."""
 
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -144,13 +145,18 @@ def main():
     r = post(srv, "/hooks/github", body, headers)
     check_eq(r.status, 202, "first delivery %r" % r)
     items = r.json["events"]
-    check_eq([i["id"] for i in items], ["delivery-42", "delivery-42/git.push"],
+    # git.push has source "git" and an id derived from (repo, ref, before, after),
+    # the same id a local post-receive hook gives the same push.
+    push_id = "push-" + hashlib.sha256("\n".join(
+        ["octo/repo", "refs/heads/main", "a" * 40, "b" * 40]).encode()).hexdigest()[:32]
+    check_eq([i["id"] for i in items], ["delivery-42", push_id],
              "provider event and normalized git.push")
     seq = items[0]["seq"]
     srv.wait_run_finished(run_id_for(seq, "on-push"))
     srv.wait_run_finished(run_id_for(items[1]["seq"], "on-git-push"))
-    push = srv.get_json("/api/events/delivery-42%2Fgit.push?source=gh")
+    push = srv.get_json("/api/events/%s?source=git" % push_id)
     check_eq(push["type"], "git.push", "normalized type")
+    check_eq(push["rouse"]["received_by"], "gh", "git.push received by the source")
     check_eq(push["data"]["repo"], "octo/repo", "git.push repo")
     check_eq(push["data"]["after"], "b" * 40, "git.push after")
     r = post(srv, "/hooks/github", body, headers)

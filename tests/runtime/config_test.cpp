@@ -907,3 +907,35 @@ TEST_CASE("config: format_duration picks the largest exact unit",
   CHECK(format_duration(2h) == "2h");
   CHECK(format_duration(24h) == "1d");
 }
+
+TEST_CASE("config: retry policies in YAML and JSON", "[runtime][config]") {
+  auto r = load("triggers:\n  t:\n    on: {}\n    run: {exec: [a]}\n"
+                "    retry: {attempts: 5, backoff: 2s, max_backoff: 1m, "
+                "jitter: 0.5}\n");
+  INFO(dump(r));
+  REQUIRE(r.ok());
+  const auto& retry = r.cfg->triggers.at(0).retry;
+  CHECK(retry.attempts == 5);
+  CHECK(retry.backoff == 2s);
+  CHECK(retry.max_backoff == 1min);
+  CHECK(retry.jitter == 0.5);
+  auto json = to_json(r.cfg->triggers.at(0));
+  CHECK_THAT(json, Contains(R"("retry":{"attempts":5,"backoff":"2s",)"
+                            R"("max_backoff":"1m","jitter":0.5})"));
+  auto back = parse_trigger_json(json, "/base");
+  REQUIRE(back);
+  CHECK(back->retry.attempts == 5);
+  CHECK(back->retry.max_backoff == 1min);
+  check_one_error("triggers:\n  t:\n    on: {}\n    run: {exec: [a]}\n"
+                  "    retry: {attempts: 0}\n",
+                  5, "triggers.t.retry.attempts: expected an integer from 1");
+  check_one_error("triggers:\n  t:\n    on: {}\n    run: {exec: [a]}\n"
+                  "    retry: {jitter: 2}\n",
+                  5, "triggers.t.retry.jitter: expected a number from 0 to 1");
+  auto bad = parse_trigger_json(
+      R"({"name": "t", "on": {}, "run": {"exec": ["a"]},
+          "retry": {"attempts": 101}})",
+      "/base");
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(rouse::describe(bad.error()), StartsWith("retry.attempts"));
+}

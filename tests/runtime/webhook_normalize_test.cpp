@@ -124,6 +124,43 @@ TEST_CASE("webhook normalize: native types follow the naming rule",
   CHECK(native_type("git.hub", "push") == "git_hub.push");
 }
 
+TEST_CASE("webhook normalize: push ids hash repo, ref, before and after",
+          "[runtime][webhook]") {
+  const std::string a(40, 'a'), b(40, 'b'), zeros(40, '0');
+  // Expected values: printf 'octo/repo\nrefs/heads/main\naaa...\nbbb...' |
+  // sha256sum, first 32 hex characters.
+  CHECK(push_event_id("octo/repo", "refs/heads/main", a, b)
+        == "push-f4e6d9f594e7d0ff4aad8d5ed8c8b0c0");
+  CHECK(hashed_event_id("x", {"a", "", "b"})
+        == "x-38022fd2b8dbc5cb3d2cee74e083edbf");
+  CHECK(hashed_event_id("empty", {})
+        == "empty-e3b0c44298fc1c149afbf4c8996fb924");
+  CHECK(push_event_id("octo/repo", "refs/heads/main", a, b)
+        == hashed_event_id("push", {"octo/repo", "refs/heads/main", a, b}));
+
+  SECTION("every part and its position matter") {
+    std::set<std::string> ids{
+        push_event_id("octo/repo", "refs/heads/main", a, b),
+        push_event_id("octo/repo2", "refs/heads/main", a, b),
+        push_event_id("octo/repo", "refs/heads/dev", a, b),
+        push_event_id("octo/repo", "refs/heads/main", zeros, b),
+        push_event_id("octo/repo", "refs/heads/main", a, zeros),
+        push_event_id("octo/repo", "refs/heads/main", b, a),
+        hashed_event_id("push", {"ab", "c"}),
+        hashed_event_id("push", {"a", "bc"}),
+        hashed_event_id("commit", {"octo/repo", "refs/heads/main", a, b})};
+    CHECK(ids.size() == 9);
+  }
+  SECTION("ids are the prefix, a dash and 32 lower-case hex characters") {
+    auto id = push_event_id("", "", "", "");
+    REQUIRE(id.size() == 5 + 32);
+    CHECK(id.starts_with("push-"));
+    CHECK(id.substr(5).find_first_not_of("0123456789abcdef")
+          == std::string::npos);
+    CHECK(push_event_id("", "", "", "") == id);
+  }
+}
+
 TEST_CASE("webhook normalize: invalid or foreign input yields nothing",
           "[runtime][webhook]") {
   auto push = read_file(data_file("github_push.json"));

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Retries and the dead-letter queue: a handler that always fails is retried with
+exponential backoff (each wait recorded in the run's history), ends `dead` in the DLQ
+after its attempts, `rouse dlq replay` runs it again as a new attempt chain, `drop`
+takes it out; a run waiting for its retry when the server is SIGKILLed still gets
+exactly its remaining attempts after the restart."""
+
+import os
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
+                     run_id_for, run_test, wait_until)
+
+TRIGGERS = """\
+  flaky:
+    on: { type: [demo.flaky] }
+    run: { exec: ["{dir}/flaky.sh"], timeout: 30s }
+    retry: { attempts: 3, backoff: 200ms, max_backoff: 300ms, jitter: 0 }
+  slow-retry:
+    on: { type: [demo.slow] }
+    run: { exec: ["{dir}/fail.sh"], timeout: 30s }
+    retry: { attempts: 2, backoff: 1h }
+  once:
+    on: { type: [demo.once] }
+    run: { exec: ["{dir}/fail.sh"], timeout: 30s }
+"""
+
+FLAKY = """#!/bin/sh
+cat > /dev/null
+echo "attempt $ROUSE_ATTEMPT"
+[ -f "{dir}/heal" ] && exit 0
+exit 7
+"""
+
+FAIL = "#!/bin/sh\ncat > /dev/null\nexit 1\n"
+
+
+def state_of(srv, run_id):
+    r = srv.get("/api/runs/" + run_id)
+    return r.json["state"] if r.status == 200 else None
+
+
+def wait_state(srv, run_id, state, timeout=30):
+    wait_until(lambda: state_of(srv, run_id) == state, timeout,
+               "run %s to become %s" % (run_id, state))
+    return srv.get_json("/api/runs/" + run_id)
+
+
+def cli(srv, *argv, expect=0):
+    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == expect, "rouse %s: exit %d\n%s%s"
+          % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def post(srv, type_, id_):
+    r = srv.post_events(cloudevent(type_, "it", id_))
+    check_eq(r.status, 202, "POST %s" % id_)
+    return r.json["events"][0]["seq"]
+
+
+def main():
+    args = parse_args(__doc__)
+    srv = RouseServer(args.rouse, TRIGGERS, name="dlq", keep=args.keep)
+    srv.write_script("flaky.sh", FLAKY.replace("{dir}", srv.dir))
+    srv.write_script("fail.sh", FAIL)
+    srv.start()
+
+    # --- retries with backoff, then dead ---
+    run_id = run_id_for(post(srv, "demo.flaky", "f-1"), "flaky")
+    run = wait_state(srv, run_id, "dead")
+    check_eq(run["attempt"], 3, "attempts made")
+    states = [h["state"] for h in run["history"]]
+    check_eq(states, ["pending", "running", "retrying", "running", "retrying",
+                      "running", "dead"], "history of the dead run")
+    notes = [h["note"] for h in run["history"]]
+    check("attempt 2 of 3 in 200ms" in notes[2], "first backoff recorded: %r" % notes)
+    check("attempt 3 of 3 in 300ms" in notes[4], "capped backoff recorded: %r" % notes)
+    check("gave up after 3 attempts" in notes[6], "dead note: %r" % notes)
+    dlq = srv.get_json("/api/dlq")["runs"]
+    check_eq([r["id"] for r in dlq], [run_id], "the DLQ holds the dead run")
+    check(run_id in cli(srv, "dlq", "ls"), "rouse dlq ls lists it")
+
+    # --- no retry policy: failed, not dead ---
+    once = run_id_for(post(srv, "demo.once", "o-1"), "once")
+    wait_state(srv, once, "failed")
+    r = srv.request("POST", "/api/dlq/%s/replay" % once)
+    check_eq(r.status, 409, "replay of a run that is not dead")
+    r = srv.request("POST", "/api/dlq/no-such-run/replay")
+    check_eq(r.status, 404, "replay of an unknown run")
+
+    # --- replay: a new attempt chain that succeeds ---
+    open(srv.path("heal"), "w").close()
+    out = cli(srv, "dlq", "replay", run_id)
+    check("replayed run " + run_id in out, "replay output %r" % out)
+    run = wait_state(srv, run_id, "succeeded")
+    check_eq(run["attempt"], 1, "attempt of the replayed chain")
+    check(any("replayed from the dead-letter queue after 3 attempt(s)" in h["note"]
+              for h in run["history"]), "replay recorded in the history")
+    check("attempt 1" in run["stdout"], "ROUSE_ATTEMPT restarts at 1")
+    check_eq(srv.get_json("/api/dlq")["runs"], [], "DLQ after the replay")
+
+    # --- drop ---
+    os.remove(srv.path("heal"))
+    second = run_id_for(post(srv, "demo.flaky", "f-2"), "flaky")
+    wait_state(srv, second, "dead")
+    cli(srv, "dlq", "drop", second)
+    run = srv.get_json("/api/runs/" + second)
+    check_eq(run["state"], "failed", "a dropped run is kept as failed")
+    check_eq(srv.get_json("/api/dlq")["runs"], [], "DLQ after the drop")
+
+    # --- SIGKILL while a run waits for its retry ---
+    slow = run_id_for(post(srv, "demo.slow", "s-1"), "slow-retry")
+    wait_state(srv, slow, "retrying")
+    srv.kill9()
+    srv.start()
+    run = wait_state(srv, slow, "dead")
+    check_eq(run["attempt"], 2, "attempts of the run retried across a SIGKILL")
+    check_eq([h["state"] for h in run["history"]].count("running"), 2,
+             "exactly its remaining attempt ran after the restart")
+    return "dlq: backoff, dead, replay, drop and retry across SIGKILL ok"
+
+
+if __name__ == "__main__":
+    run_test("dlq", main)
