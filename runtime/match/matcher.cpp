@@ -1,10 +1,9 @@
-// The pattern matcher: each event is encoded once and every pattern checked
-// with the reference matcher. Correct by construction; the fast machine of
-// runtime/pattern replaces the per-pattern walk behind the same interface.
+// The pattern matcher: walks the compiled machine over each event, reading
+// only the fields some trigger names (runtime/pattern/machine.hpp), so
+// routing cost does not grow with the number of triggers.
 #include "runtime/match/matcher.hpp"
 
-#include "runtime/json/cloudevent.hpp"
-#include "runtime/pattern/reference.hpp"
+#include "runtime/pattern/machine.hpp"
 
 namespace rouse::match {
 
@@ -13,27 +12,29 @@ namespace {
 class pattern_matcher final : public matcher {
 public:
   explicit pattern_matcher(
-      std::vector<std::shared_ptr<const pattern::pattern>> patterns)
-      : patterns_(std::move(patterns)) {}
-
-  void match(const event& ev, std::vector<uint32_t>& out) const override {
-    auto text = json::encode_cloudevent(ev);
-    for (uint32_t i = 0; i < patterns_.size(); ++i)
-      if (pattern::reference_match(*patterns_[i], text))
-        out.push_back(i);
+      const std::vector<std::shared_ptr<const pattern::pattern>>& patterns) {
+    std::vector<pattern::pattern> copies;
+    copies.reserve(patterns.size());
+    for (const auto& p : patterns)
+      copies.push_back(*p);
+    machine_ = pattern::machine::build(copies);
   }
 
-  std::size_t size() const noexcept override { return patterns_.size(); }
+  void match(const event& ev, std::vector<uint32_t>& out) const override {
+    machine_->match(ev, out);
+  }
+
+  std::size_t size() const noexcept override { return machine_->size(); }
 
 private:
-  std::vector<std::shared_ptr<const pattern::pattern>> patterns_;
+  std::shared_ptr<const pattern::machine> machine_;
 };
 
 } // namespace
 
 std::shared_ptr<const matcher> make_pattern_matcher(
     std::vector<std::shared_ptr<const pattern::pattern>> patterns) {
-  return std::make_shared<pattern_matcher>(std::move(patterns));
+  return std::make_shared<pattern_matcher>(patterns);
 }
 
 } // namespace rouse::match
