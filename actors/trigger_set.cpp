@@ -292,19 +292,33 @@ void trigger_set::put_trigger(std::string_view body, std::string_view name,
          status, std::move(done));
 }
 
+const trigger_set::live* trigger_set::claim(std::string_view name,
+                                            std::string_view config_hint,
+                                            api::admin_done& done) {
+  auto i = live_.find(std::string{name});
+  if (i == live_.end()) {
+    done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
+    return nullptr;
+  }
+  if (i->second.origin == "config") {
+    done(error_reply(409, "trigger \"" + std::string{name} + "\" is defined in "
+                              + cfg_.config_file
+                              + " and is read-only through the API; "
+                              + std::string{config_hint}));
+    return nullptr;
+  }
+  if (!changing_.insert(std::string{name}).second) {
+    done(error_reply(409, "trigger \"" + std::string{name}
+                              + "\" is being changed; retry"));
+    return nullptr;
+  }
+  return &i->second;
+}
+
 void trigger_set::delete_trigger(std::string_view name, api::admin_done done) {
   std::unique_lock<std::mutex> guard{mutex_};
-  auto i = live_.find(std::string{name});
-  if (i == live_.end())
-    return done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
-  if (i->second.origin == "config")
-    return done(error_reply(409, "trigger \"" + std::string{name}
-                                     + "\" is defined in " + cfg_.config_file
-                                     + " and is read-only through the API; "
-                                       "edit the file"));
-  if (!changing_.insert(std::string{name}).second)
-    return done(error_reply(409, "trigger \"" + std::string{name}
-                                     + "\" is being changed; retry"));
+  if (claim(name, "edit the file", done) == nullptr)
+    return;
   guard.unlock();
   commit(std::string{name}, nullptr, 200, std::move(done));
 }
@@ -312,18 +326,10 @@ void trigger_set::delete_trigger(std::string_view name, api::admin_done done) {
 void trigger_set::set_enabled(std::string_view name, bool enabled,
                               api::admin_done done) {
   std::unique_lock<std::mutex> guard{mutex_};
-  auto i = live_.find(std::string{name});
-  if (i == live_.end())
-    return done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
-  if (i->second.origin == "config")
-    return done(error_reply(409, "trigger \"" + std::string{name}
-                                     + "\" is defined in " + cfg_.config_file
-                                     + " and is read-only through the API; "
-                                       "set enabled: in the file"));
-  if (!changing_.insert(std::string{name}).second)
-    return done(error_reply(409, "trigger \"" + std::string{name}
-                                     + "\" is being changed; retry"));
-  auto def = std::make_shared<config::trigger_config>(*i->second.def);
+  const auto* t = claim(name, "set enabled: in the file", done);
+  if (t == nullptr)
+    return;
+  auto def = std::make_shared<config::trigger_config>(*t->def);
   def->enabled = enabled;
   guard.unlock();
   commit(std::string{name}, std::move(def), 200, std::move(done));

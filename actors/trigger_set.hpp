@@ -95,6 +95,11 @@ private:
   /// Installs `def` (replacing a trigger of that name); mutex held.
   void install(std::shared_ptr<const config::trigger_config> def,
                std::string origin);
+  /// Checks that `name` is an API trigger with no change in flight and marks
+  /// it as changing; otherwise answers 404/409 through `done` (409 for a
+  /// config trigger ends with `config_hint`) and returns null. Mutex held.
+  const live* claim(std::string_view name, std::string_view config_hint,
+                    api::admin_done& done);
   /// Builds and publishes a new table; mutex held.
   void publish();
   /// Stores `def` (or deletes `name` if null) and, once durable, installs the

@@ -248,32 +248,8 @@ private:
       ev.received_by = "api";
     store::append_op op;
     op.events = std::move(*events);
-    auto* received = received_;
-    auto* duplicates = duplicates_;
-    auto retry_after = cfg_.retry_after_seconds;
-    op.done = [respond = std::move(respond), received, duplicates, retry_after](
-                  caf::expected<std::vector<store::append_outcome>> result) {
-      if (!result) {
-        auto r = error(status_for(result.error()), describe(result.error()));
-        if (r.status == 503 || r.status == 507)
-          r.headers.push_back({"Retry-After", std::to_string(retry_after)});
-        return respond(std::move(r));
-      }
-      json::array_writer items;
-      uint64_t fresh = 0;
-      for (const auto& o : *result) {
-        json::object_writer w;
-        w.field("id", o.id).field("seq", o.seq).field("duplicate", o.duplicate);
-        items.raw(w.finish());
-        if (!o.duplicate)
-          ++fresh;
-      }
-      received->fetch_add(fresh, std::memory_order_relaxed);
-      duplicates->fetch_add(result->size() - fresh, std::memory_order_relaxed);
-      json::object_writer body;
-      body.raw("events", items.finish());
-      respond(json_response(fresh > 0 ? 202 : 200, body.finish()));
-    };
+    op.done = answer_append(std::move(respond), received_, duplicates_,
+                            cfg_.retry_after_seconds);
     cfg_.journal->submit(std::move(op));
   }
 
@@ -367,6 +343,36 @@ private:
 };
 
 } // namespace
+
+std::function<void(caf::expected<std::vector<store::append_outcome>>)>
+answer_append(http::responder respond, std::atomic<uint64_t>* received,
+              std::atomic<uint64_t>* duplicates, uint32_t retry_after_seconds) {
+  return [respond = std::move(respond), received, duplicates,
+          retry_after_seconds](
+             caf::expected<std::vector<store::append_outcome>> result) {
+    if (!result) {
+      auto r = error(status_for(result.error()), describe(result.error()));
+      if (r.status == 503 || r.status == 507)
+        r.headers.push_back(
+            {"Retry-After", std::to_string(retry_after_seconds)});
+      return respond(std::move(r));
+    }
+    json::array_writer items;
+    uint64_t fresh = 0;
+    for (const auto& o : *result) {
+      json::object_writer w;
+      w.field("id", o.id).field("seq", o.seq).field("duplicate", o.duplicate);
+      items.raw(w.finish());
+      if (!o.duplicate)
+        ++fresh;
+    }
+    received->fetch_add(fresh, std::memory_order_relaxed);
+    duplicates->fetch_add(result->size() - fresh, std::memory_order_relaxed);
+    json::object_writer body;
+    body.raw("events", items.finish());
+    respond(json_response(fresh > 0 ? 202 : 200, body.finish()));
+  };
+}
 
 http::handler make_api_handler(api_config cfg) {
   auto impl = std::make_shared<api>(std::move(cfg));

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "runtime/http/message.hpp"
+#include "runtime/store/journal.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -86,6 +88,15 @@ struct api_config {
   /// null. Must outlive the handler.
   trigger_admin* admin = nullptr;
 };
+
+/// Returns the journal callback that answers an ingest request once its
+/// append is committed: 202 with `{"events":[{"id","seq","duplicate"}]}`
+/// (200 when every event was a duplicate), adding to `received` and
+/// `duplicates`; on failure the error's status (400, 503 or 507 with
+/// Retry-After, 500). Shared by POST /api/events and webhook sources.
+std::function<void(caf::expected<std::vector<store::append_outcome>>)>
+answer_append(http::responder respond, std::atomic<uint64_t>* received,
+              std::atomic<uint64_t>* duplicates, uint32_t retry_after_seconds);
 
 /// Returns the request handler for the API routes.
 http::handler make_api_handler(api_config cfg);

@@ -5,6 +5,7 @@
 #include "sources/webhook/webhook_source.hpp"
 
 #include "messages/errc.hpp"
+#include "runtime/api/api.hpp"
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -537,9 +538,6 @@ struct webhook_routes::impl {
         ev.id = key;
       if (ev.id.empty())
         ev.id = json::random_hex_id();
-      if (ev.id.size() + ev.source.size() > store::max_id_and_source_bytes)
-        return reject(s, respond, 400, "malformed",
-                      "the delivery id is too long");
       auto base_id = ev.id;
       auto provider = verdict.info.provider;
       auto event_type = verdict.info.event_type;
@@ -578,35 +576,8 @@ struct webhook_routes::impl {
       ev.received_by = cfg.name;
     store::append_op op;
     op.events = std::move(events);
-    auto* received = s.received;
-    auto* duplicates = s.duplicates;
-    op.done = [respond = std::move(respond), received, duplicates](
-                  caf::expected<std::vector<store::append_outcome>> result) {
-      if (!result) {
-        auto status = is(result.error(), errc::storage_full)    ? 507
-                      : is(result.error(), errc::shutting_down) ? 503
-                      : is(result.error(), errc::invalid_input) ? 400
-                                                                : 500;
-        auto r = error_response(status, describe(result.error()));
-        if (status == 503 || status == 507)
-          r.headers.push_back({"Retry-After", "1"});
-        return respond(std::move(r));
-      }
-      json::array_writer items;
-      uint64_t fresh = 0;
-      for (const auto& o : *result) {
-        json::object_writer w;
-        w.field("id", o.id).field("seq", o.seq).field("duplicate", o.duplicate);
-        items.raw(w.finish());
-        if (!o.duplicate)
-          ++fresh;
-      }
-      received->fetch_add(fresh, std::memory_order_relaxed);
-      duplicates->fetch_add(result->size() - fresh, std::memory_order_relaxed);
-      json::object_writer body;
-      body.raw("events", items.finish());
-      respond(json_response(fresh > 0 ? 202 : 200, body.finish()));
-    };
+    op.done =
+        api::answer_append(std::move(respond), s.received, s.duplicates, 1);
     journal->submit(std::move(op));
   }
 };
