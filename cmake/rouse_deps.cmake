@@ -23,6 +23,8 @@ find_package(OpenSSL REQUIRED) # libssl-dev: HMAC/SHA for webhook verification
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(yaml-cpp REQUIRED)
 find_package(Catch2 2 REQUIRED)
+# libhowardhinnant-date-dev: IANA time zones from the system tzdata (date::date-tz).
+find_package(date REQUIRED)
 
 find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)
 find_library(LMDB_LIBRARY lmdb REQUIRED)

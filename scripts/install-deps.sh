@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl python3 clang-format
   libcaf-dev libboost-dev libboost-system-dev libsimdjson-dev libconcurrentqueue-dev
   liblmdb-dev lmdb-utils catch2 libyaml-cpp-dev libcli11-dev libssl-dev
+  libhowardhinnant-date-dev tzdata python3-croniter
   wrk webhook
 )
 
