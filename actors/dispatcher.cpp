@@ -3,8 +3,14 @@
 // (running -> retried).
 #include "actors/dispatcher.hpp"
 
+#include "actors/timer_service.hpp"
+
 #include "runtime/config/config.hpp"
+#include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
+#include "runtime/match/matcher.hpp"
 #include "runtime/metrics/metrics.hpp"
+#include "runtime/pattern/pattern.hpp"
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
 
@@ -17,6 +23,7 @@
 #include <iostream>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace rouse {
 
@@ -29,6 +36,17 @@ struct dispatcher_state {
   /// Admitted runs waiting for a slot, oldest first (still `pending` in the
   /// store).
   std::deque<run_record> queued;
+  /// Runs between begin() and their outcome: they cannot be cancelled.
+  std::unordered_set<std::string> active_ids;
+  /// Runs with a wake or cancel being committed: a second one gets 409.
+  std::unordered_set<std::string> busy;
+  /// Pending or retrying runs cancelled while a governor or the queue may
+  /// still hold them: skipped when they come up.
+  std::unordered_set<std::string> cancelled;
+  /// Runs waiting for an event, by run id.
+  std::unordered_map<std::string, std::shared_ptr<const match::matcher>> waits;
+  /// Wakes sleeping runs and times out waits (linked: it ends with us).
+  timer_service_actor timers;
   static inline const char* name = "dispatcher";
 };
 
@@ -50,23 +68,33 @@ trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
 }
 
 // Stores `run` and, once committed, releases its slot at the governor of its
-// trigger; a retrying run is admitted there again after `retry_after`.
+// trigger; a retrying run is admitted there again after `retry_after`; a
+// waiting run's wakeup is stored with it and the dispatcher learns (waited)
+// once both are durable.
 void store_final(dispatcher_pointer self, run_record run,
                  std::chrono::milliseconds retry_after = {}) {
   auto ref = find_trigger(self, run.trigger);
   store::run_op op;
   auto run_id = run.id;
   bool retry = run.current() == run_state::retrying;
+  bool waiting = run.current() == run_state::waiting;
+  if (waiting && run.wait.due_ns > 0)
+    op.arm.push_back(wakeup{run.wait.due_ns, run_wakeup_owner(run.id), {}});
   op.run = run;
   governor_actor governor =
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
-  op.done = [governor, run_id, retry, retry_after,
-             run = retry ? std::move(run) : run_record{}](caf::error err) {
+  auto hdl = caf::actor_cast<dispatcher_actor>(self);
+  op.done = [governor, hdl, run_id, retry, waiting, retry_after,
+             run = retry || waiting ? std::move(run)
+                                    : run_record{}](caf::error err) mutable {
     if (err)
       std::cerr << "rouse: storing the outcome of run " << run_id
                 << " failed: " << describe(err) << "\n";
+    if (waiting)
+      caf::anon_send(hdl, waited_atom::value, !err, std::move(run));
     if (!governor)
       return;
+    // Waiting runs hold no slot.
     caf::anon_send(governor, release_atom::value, run_id);
     // Only once the retrying state is stored, so the next attempt's
     // transitions can never be overwritten by it.
@@ -79,12 +107,23 @@ void store_final(dispatcher_pointer self, run_record run,
 // Takes an execution slot, stores `run` as running and, once that is committed,
 // continues in the started_atom handler.
 void begin(dispatcher_pointer self, run_record run) {
+  if (self->state.cancelled.erase(run.id) > 0) {
+    // Cancelled while queued: the stored state is `cancelled` already.
+    if (auto ref = find_trigger(self, run.trigger); ref.entry != nullptr)
+      self->send(ref.entry->governor, release_atom::value, run.id);
+    return;
+  }
   ++self->state.active;
+  self->state.active_ids.insert(run.id);
   auto now = wall_clock_ns();
+  run.wait.start_seq = self->state.cfg.db->last_seq();
   run.attempt += 1;
   run.started_ns = now;
   run.transition(run_state::running, now,
-                 "attempt " + std::to_string(run.attempt));
+                 "attempt " + std::to_string(run.attempt)
+                     + (run.wait.reason.empty()
+                            ? std::string{}
+                            : " (resumed: " + run.wait.reason + ")"));
   store::run_op op;
   op.run = run;
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
@@ -97,9 +136,11 @@ void begin(dispatcher_pointer self, run_record run) {
   self->state.cfg.journal->submit(std::move(op));
 }
 
-// Frees one execution slot and begins queued runs while slots are free.
-void release_slot(dispatcher_pointer self) {
+// Frees the execution slot of `run_id` and begins queued runs while slots are
+// free.
+void release_slot(dispatcher_pointer self, const std::string& run_id) {
   auto& st = self->state;
+  st.active_ids.erase(run_id);
   if (st.active > 0)
     --st.active;
   while (!st.queued.empty() && st.active < st.cfg.max_running) {
@@ -123,9 +164,276 @@ std::chrono::milliseconds retry_delay(const config::retry_policy& p,
   return std::chrono::milliseconds{static_cast<int64_t>(ms)};
 }
 
+void answer(const run_reply& reply, int status, std::string body) {
+  if (reply)
+    reply(status, std::move(body));
+}
+
+std::string error_body(std::string_view message) {
+  json::object_writer w;
+  w.field("error", message);
+  return w.finish();
+}
+
+// Stores the run as waiting (with its wakeup, if it has a due time) and frees
+// its slots; the waited handler arms the timer and watches for the event once
+// that is durable.
+void go_waiting(dispatcher_pointer self, run_record run, run_outcome outcome,
+                int64_t now) {
+  auto& w = run.wait;
+  w.kind = outcome.wait_kind;
+  w.due_ns = outcome.wait_due_ns;
+  w.pattern = std::move(outcome.wait_pattern);
+  w.state = std::move(outcome.state);
+  w.since_seq =
+      outcome.wait_since_now ? self->state.cfg.db->last_seq() : w.start_seq;
+  w.reason.clear();
+  w.event_seq = 0;
+  std::string note;
+  if (w.kind == run_wait::sleep) {
+    note = "sleeping until " + json::format_rfc3339(w.due_ns);
+  } else {
+    note = "waiting for an event matching " + w.pattern + " after seq "
+           + std::to_string(w.since_seq);
+    if (w.due_ns > 0)
+      note += ", until " + json::format_rfc3339(w.due_ns);
+  }
+  run.transition(run_state::waiting, now, std::move(note));
+  self->state.cfg.metrics->runs_finished.inc(
+      metrics::label("trigger", run.trigger) + ","
+      + metrics::label("outcome", "waiting"));
+  auto id = run.id;
+  store_final(self, std::move(run));
+  release_slot(self, id);
+}
+
+// Wakes `run` (by id) if an event matches its wait: first among the events it
+// may have missed (since_seq up to the newest committed one), then among those
+// committed from now on (route_atom), so no event falls between the two.
+void watch(dispatcher_pointer self, const run_record& run) {
+  auto& st = self->state;
+  auto compiled = pattern::compile(run.wait.pattern, "wait_for.pattern");
+  if (!compiled) {
+    std::cerr << "rouse: run " << run.id << " waits for an invalid pattern ("
+              << describe(compiled.error()) << "); it wakes only by timeout, "
+              << "wake or cancel\n";
+    return;
+  }
+  auto matcher = match::make_pattern_matcher(
+      {std::make_shared<const pattern::pattern>(std::move(*compiled))});
+  if (!st.waits.emplace(run.id, matcher).second)
+    return;
+  // Count the wait before reading the newest seq: any event committed after
+  // that read is handed to this actor by the host.
+  st.cfg.waits_active->fetch_add(1);
+  const auto last = st.cfg.db->last_seq();
+  std::vector<uint32_t> hits;
+  for (auto from = run.wait.since_seq + 1; from <= last;) {
+    auto chunk = st.cfg.db->read_events(from, 256);
+    if (!chunk) {
+      std::cerr << "rouse: run " << run.id
+                << ": reading the journal for its wait failed: "
+                << describe(chunk.error()) << "\n";
+      return;
+    }
+    if (chunk->empty())
+      break;
+    for (const auto& ev : *chunk) {
+      if (ev.seq > last)
+        return;
+      hits.clear();
+      matcher->match(ev, hits);
+      if (!hits.empty()) {
+        st.waits.erase(run.id);
+        st.cfg.waits_active->fetch_sub(1);
+        self->send(self, wake_atom::value,
+                   wake_request{run.id, "event", ev.seq, 0}, run_reply{});
+        return;
+      }
+    }
+    from = chunk->back().seq + 1;
+  }
+}
+
+void forget_wait(dispatcher_pointer self, const std::string& run_id) {
+  if (self->state.waits.erase(run_id) > 0)
+    self->state.cfg.waits_active->fetch_sub(1);
+}
+
+// Reads run `id` for a wake or cancel; answers 404/409/500 and returns
+// nullopt if it cannot go on.
+std::optional<run_record> load_for_change(dispatcher_pointer self,
+                                          const std::string& id,
+                                          const run_reply& reply) {
+  if (self->state.busy.count(id) > 0) {
+    answer(reply, 409,
+           error_body("a wake or cancel of run \"" + id
+                      + "\" is already in progress"));
+    return std::nullopt;
+  }
+  auto got = self->state.cfg.db->get_run(id);
+  if (!got) {
+    answer(reply, 500, error_body(describe(got.error())));
+    return std::nullopt;
+  }
+  if (!*got) {
+    answer(reply, 404, error_body("no run with id \"" + id + "\""));
+    return std::nullopt;
+  }
+  return std::move(**got);
+}
+
+// Commits `run` (a wake or a cancel), deleting the wakeup due at `disarm_due`
+// in the same transaction; settled() continues.
+void commit_change(dispatcher_pointer self, run_record run, run_reply reply,
+                   int64_t disarm_due) {
+  self->state.busy.insert(run.id);
+  store::run_op op;
+  if (disarm_due > 0)
+    op.disarm.push_back(wakeup_key{disarm_due, run_wakeup_owner(run.id)});
+  op.run = run;
+  auto hdl = caf::actor_cast<dispatcher_actor>(self);
+  op.done = [hdl, run = std::move(run), reply = std::move(reply),
+             disarm_due](caf::error err) mutable {
+    if (err)
+      std::cerr << "rouse: storing run " << run.id
+                << " failed: " << describe(err) << "\n";
+    caf::anon_send(hdl, settled_atom::value, !err, std::move(run),
+                   std::move(reply), disarm_due);
+  };
+  self->state.cfg.journal->submit(std::move(op));
+}
+
+void wake(dispatcher_pointer self, wake_request req, run_reply reply) {
+  auto run = load_for_change(self, req.run_id, reply);
+  if (!run)
+    return;
+  auto owner = run_wakeup_owner(run->id);
+  if (run->current() != run_state::waiting
+      || (req.reason == "timer" && req.due_ns != run->wait.due_ns)) {
+    // A wakeup of a wait that is over (woken otherwise, or cancelled before
+    // its deletion was committed) is only removed.
+    if (req.reason == "timer" && req.due_ns > 0) {
+      store::wakeup_op op;
+      op.disarm.push_back(wakeup_key{req.due_ns, owner});
+      self->state.cfg.journal->submit(std::move(op));
+      return;
+    }
+    answer(reply, 409,
+           error_body("run \"" + run->id + "\" is " + to_string(run->current())
+                      + ", not waiting"));
+    return;
+  }
+  auto& w = run->wait;
+  std::string reason = req.reason;
+  if (reason == "timer")
+    reason = w.kind == run_wait::sleep ? "sleep" : "timeout";
+  auto disarm_due = w.due_ns;
+  std::string note = "woke: " + reason;
+  if (reason == "event") {
+    auto ev = self->state.cfg.db->get_event(req.event_seq);
+    if (ev && *ev)
+      note += " " + (*ev)->type + " " + (*ev)->id + " (seq "
+              + std::to_string(req.event_seq) + ")";
+  }
+  forget_wait(self, run->id);
+  w.reason = reason;
+  w.event_seq = reason == "event" ? req.event_seq : 0;
+  w.resumes += 1;
+  w.kind = run_wait::none;
+  w.due_ns = 0;
+  w.pattern.clear();
+  // A resumed run gets a fresh attempt chain: retries count per step.
+  run->attempt = 0;
+  run->transition(run_state::pending, wall_clock_ns(), std::move(note));
+  commit_change(self, std::move(*run), std::move(reply), disarm_due);
+}
+
+void cancel(dispatcher_pointer self, const std::string& id, run_reply reply) {
+  auto run = load_for_change(self, id, reply);
+  if (!run)
+    return;
+  auto state = run->current();
+  if (self->state.active_ids.count(id) > 0 || state == run_state::running) {
+    answer(reply, 409,
+           error_body("run \"" + id
+                      + "\" is running; only waiting, pending and retrying "
+                        "runs can be cancelled"));
+    return;
+  }
+  if (state != run_state::waiting && state != run_state::pending
+      && state != run_state::retrying) {
+    answer(reply, 409,
+           error_body("run \"" + id + "\" is " + to_string(state)
+                      + " and cannot be cancelled"));
+    return;
+  }
+  int64_t disarm_due = 0;
+  if (state == run_state::waiting) {
+    disarm_due = run->wait.due_ns;
+    forget_wait(self, id);
+  } else {
+    // A governor, the retry timer or the queue still holds it.
+    self->state.cancelled.insert(id);
+  }
+  run->wait.kind = run_wait::none;
+  run->wait.due_ns = 0;
+  run->transition(run_state::cancelled, wall_clock_ns(),
+                  "cancelled by request while "
+                      + std::string{to_string(state)});
+  commit_change(self, std::move(*run), std::move(reply), disarm_due);
+}
+
+void settled(dispatcher_pointer self, bool ok, run_record run, run_reply reply,
+             int64_t disarmed_due) {
+  auto& st = self->state;
+  st.busy.erase(run.id);
+  if (!ok) {
+    st.cancelled.erase(run.id);
+    answer(reply, 500, error_body("storing run \"" + run.id + "\" failed"));
+    return;
+  }
+  if (disarmed_due > 0 && st.timers)
+    self->send(st.timers, disarm_atom::value,
+               std::vector<wakeup_key>{
+                   wakeup_key{disarmed_due, run_wakeup_owner(run.id)}});
+  json::object_writer w;
+  w.field("run", run.id).field("state", to_string(run.current()));
+  if (run.current() == run_state::pending) {
+    w.field("reason", run.wait.reason);
+    auto ref = find_trigger(self, run.trigger);
+    if (ref.entry != nullptr)
+      self->send(ref.entry->governor, admit_atom::value, run);
+    else
+      std::cerr << "rouse: run " << run.id << " woke, but its trigger \""
+                << run.trigger << "\" no longer exists; left pending\n";
+  }
+  answer(reply, 200, w.finish());
+}
+
 dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                                            dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
+  timer_service_config tc;
+  tc.db = self->state.cfg.db;
+  tc.capacity = self->state.cfg.timer_capacity;
+  auto hdl = caf::actor_cast<dispatcher_actor>(self);
+  tc.on_due = [hdl](std::vector<wakeup>&& due) {
+    static const std::string prefix = run_wakeup_owner("");
+    for (auto& w : due) {
+      if (!w.owner.starts_with(prefix)) {
+        std::cerr << "rouse: a stored wakeup has an unknown owner \"" << w.owner
+                  << "\"; ignored\n";
+        continue;
+      }
+      caf::anon_send(
+          hdl, wake_atom::value,
+          wake_request{w.owner.substr(prefix.size()), "timer", 0, w.due_ns},
+          run_reply{});
+    }
+  };
+  self->state.timers = spawn_timer_service(self->system(), std::move(tc));
+  self->link_to(self->state.timers);
   return {
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
@@ -142,7 +450,7 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
           // as it is for recovery and free the slot.
           if (trig != nullptr)
             self->send(trig->governor, release_atom::value, run.id);
-          release_slot(self);
+          release_slot(self, run.id);
           return;
         }
         auto ev = self->state.cfg.db->get_event(run.event_seq);
@@ -160,7 +468,20 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         if ((*ev)->received_ns > 0 && run.attempt == 1)
           metrics.event_to_run_seconds.observe(
               static_cast<double>(run.started_ns - (*ev)->received_ns) / 1e9);
-        run_request req{run.id, run.trigger, run.attempt, std::move(**ev)};
+        run_request req;
+        req.run_id = run.id;
+        req.trigger = run.trigger;
+        req.attempt = run.attempt;
+        req.ev = std::move(**ev);
+        if (!run.wait.reason.empty()) {
+          req.resume = run.wait.reason;
+          req.state = run.wait.state;
+          if (run.wait.event_seq > 0) {
+            auto woke_by = self->state.cfg.db->get_event(run.wait.event_seq);
+            if (woke_by && *woke_by)
+              req.wake_event.push_back(std::move(**woke_by));
+          }
+        }
         auto timeout = trig->timeout.count() > 0 ? caf::duration{trig->timeout}
                                                  : caf::duration{caf::infinite};
         self->request(trig->handler, timeout, run_atom::value, std::move(req))
@@ -186,6 +507,10 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         run.output_truncated = outcome.output_truncated;
         run.error = outcome.error;
         run.finished_ns = outcome.finished_ns > 0 ? outcome.finished_ns : now;
+        if (outcome.ok && outcome.wait_kind != run_wait::none) {
+          go_waiting(self, std::move(run), std::move(outcome), now);
+          return;
+        }
         auto state = outcome.ok ? run_state::succeeded : run_state::failed;
         std::string note = outcome.ok ? "exit 0"
                            : !outcome.error.empty()
@@ -213,8 +538,51 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         self->state.cfg.metrics->runs_finished.inc(
             metrics::label("trigger", run.trigger) + ","
             + metrics::label("outcome", to_string(state)));
+        auto id = run.id;
         store_final(self, std::move(run), delay);
-        release_slot(self);
+        release_slot(self, id);
+      },
+      [=](waited_atom, bool ok, run_record& run) {
+        if (!ok)
+          return; // still `running` in the store: recovery retries it
+        if (run.wait.due_ns > 0 && self->state.timers)
+          self->send(self->state.timers, arm_atom::value,
+                     std::vector<wakeup>{wakeup{
+                         run.wait.due_ns, run_wakeup_owner(run.id), {}}});
+        if (run.wait.kind == run_wait::event)
+          watch(self, run);
+      },
+      [=](wait_atom, run_record& run) { watch(self, run); },
+      [=](route_atom, uint64_t, std::vector<event>& events) {
+        auto& st = self->state;
+        if (st.waits.empty())
+          return;
+        std::vector<uint32_t> hits;
+        for (const auto& ev : events) {
+          for (auto i = st.waits.begin(); i != st.waits.end();) {
+            hits.clear();
+            i->second->match(ev, hits);
+            if (hits.empty()) {
+              ++i;
+              continue;
+            }
+            auto id = i->first;
+            i = st.waits.erase(i);
+            st.cfg.waits_active->fetch_sub(1);
+            self->send(self, wake_atom::value,
+                       wake_request{id, "event", ev.seq, 0}, run_reply{});
+          }
+        }
+      },
+      [=](wake_atom, wake_request& req, run_reply& reply) {
+        wake(self, std::move(req), std::move(reply));
+      },
+      [=](cancel_atom, std::string& run_id, run_reply& reply) {
+        cancel(self, run_id, std::move(reply));
+      },
+      [=](settled_atom, bool ok, run_record& run, run_reply& reply,
+          int64_t disarmed_due) {
+        settled(self, ok, std::move(run), std::move(reply), disarmed_due);
       },
   };
 }

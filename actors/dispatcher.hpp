@@ -8,7 +8,9 @@
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 
 namespace rouse::store {
 class journal;
@@ -33,9 +35,17 @@ struct dispatcher_config {
   /// 128, below the process runner's 256 processes, so exec handlers never find
   /// the runner overloaded.
   uint32_t max_running = 128;
+  /// The dispatcher starts (and links) the timer service that wakes sleeping
+  /// runs and times out waits: at most this many wakeups in memory. Default
+  /// 100,000.
+  std::size_t timer_capacity = 100'000;
+  /// The number of runs waiting for an event. The host hands committed events
+  /// to the dispatcher only while it is not 0.
+  std::shared_ptr<std::atomic<uint32_t>> waits_active =
+      std::make_shared<std::atomic<uint32_t>>(0);
 };
 
-/// Spawns the dispatcher.
+/// Spawns the dispatcher (and its timer service).
 dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
                                   dispatcher_config cfg);
 

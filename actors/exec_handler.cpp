@@ -2,24 +2,40 @@
 // promise, and deliver it when the runner posts the exit back to this actor.
 #include "actors/exec_handler.hpp"
 
+#include "runtime/control/control.hpp"
 #include "runtime/exec/process_runner.hpp"
 #include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
 #include "runtime/template/template.hpp"
+
+#include "messages/clock.hpp"
 
 #include <caf/all.hpp>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <unistd.h>
 #include <unordered_map>
 
 namespace rouse {
 
 namespace {
 
+/// One process in flight: where to answer, and its control file.
+struct in_flight {
+  caf::typed_response_promise<run_outcome> promise;
+  std::string control_path;
+};
+
 struct exec_handler_state {
   exec_handler_config cfg;
   uint64_t next_token = 0;
-  std::unordered_map<uint64_t, caf::typed_response_promise<run_outcome>>
-      pending;
+  std::unordered_map<uint64_t, in_flight> pending;
   static inline const char* name = "exec_handler";
 };
 
@@ -35,6 +51,67 @@ std::string render(const std::string& text, tmpl::event_lookup& lookup,
   if (!t)
     return text;
   return t->render(lookup, missing);
+}
+
+/// Creates an empty control file for one attempt; empty path (and a logged
+/// reason) if the temp directory is not writable.
+std::string make_control_file(const std::string& run_id) {
+  std::error_code ec;
+  auto dir = std::filesystem::temp_directory_path(ec);
+  if (ec)
+    dir = "/tmp";
+  std::string path = (dir / "rouse-control-XXXXXX").string();
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) {
+    std::cerr << "rouse: run " << run_id << ": cannot create a control file in "
+              << dir.string() << ": " << std::strerror(errno)
+              << "; ROUSE_CONTROL is not set\n";
+    return {};
+  }
+  ::close(fd);
+  return path;
+}
+
+/// Reads and removes the control file; applies it to `o` if the process
+/// succeeded. A malformed file fails the run with the reason.
+void read_control(const std::string& path, run_outcome& o) {
+  if (path.empty())
+    return;
+  std::string text;
+  {
+    std::ifstream in{path, std::ios::binary};
+    text.assign(std::istreambuf_iterator<char>{in},
+                std::istreambuf_iterator<char>{});
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (!o.ok)
+    return;
+  auto now = o.finished_ns > 0 ? o.finished_ns : wall_clock_ns();
+  if (auto err = control::apply(text, now, o)) {
+    o.ok = false;
+    o.error = describe(err);
+  }
+}
+
+/// The process's stdin: the event, or on resume `{event, state, wake}`.
+std::string stdin_document(const run_request& req) {
+  auto ev = json::encode_cloudevent(req.ev);
+  if (req.resume.empty())
+    return ev;
+  std::string doc = "{\"event\":" + ev + ",\"state\":";
+  doc += req.state.empty() ? "null" : req.state;
+  json::object_writer wake;
+  wake.field("reason", req.resume);
+  doc += ",\"wake\":";
+  auto w = wake.finish();
+  if (!req.wake_event.empty()) {
+    w.pop_back();
+    w += ",\"event\":" + json::encode_cloudevent(req.wake_event.front()) + "}";
+  }
+  doc += w;
+  doc += "}";
+  return doc;
 }
 
 run_outcome to_outcome(exec::process_result&& r) {
@@ -71,6 +148,9 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
         for (const auto& arg : st.cfg.argv)
           spec.argv.push_back(render(arg, lookup, missing));
         spec.env = run_environment(st.cfg, req, &missing);
+        auto control_path = make_control_file(req.run_id);
+        if (!control_path.empty())
+          spec.env.push_back("ROUSE_CONTROL=" + control_path);
         if (!missing.empty()) {
           std::string paths;
           for (const auto& m : missing)
@@ -80,12 +160,12 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
                     << "; rendered as empty\n";
         }
         spec.cwd = st.cfg.cwd;
-        spec.stdin_data = json::encode_cloudevent(req.ev);
+        spec.stdin_data = stdin_document(req);
         spec.timeout = st.cfg.timeout;
         spec.kill_grace = st.cfg.kill_grace;
         spec.max_output_bytes = st.cfg.output_cap_bytes;
         auto token = ++st.next_token;
-        st.pending.emplace(token, rp);
+        st.pending.emplace(token, in_flight{rp, std::move(control_path)});
         auto hdl = caf::actor_cast<exec_handler_actor>(self);
         st.cfg.runner->start(std::move(spec),
                              [hdl, token](exec::process_result result) {
@@ -98,7 +178,8 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
         auto i = self->state.pending.find(token);
         if (i == self->state.pending.end())
           return;
-        i->second.deliver(std::move(outcome));
+        read_control(i->second.control_path, outcome);
+        i->second.promise.deliver(std::move(outcome));
         self->state.pending.erase(i);
       },
   };
@@ -122,6 +203,8 @@ std::vector<std::string> run_environment(const exec_handler_config& cfg,
   env.push_back("ROUSE_EVENT_SOURCE=" + req.ev.source);
   env.push_back("ROUSE_EVENT_SEQ=" + std::to_string(req.ev.seq));
   env.push_back("ROUSE_ATTEMPT=" + std::to_string(req.attempt));
+  if (!req.resume.empty())
+    env.push_back("ROUSE_RESUME=" + req.resume);
   if (!cfg.api_url.empty())
     env.push_back("ROUSE_API=" + cfg.api_url);
   return env;

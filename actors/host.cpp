@@ -11,9 +11,13 @@
 #include "runtime/exec/process_runner.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/json/cloudevent.hpp"
+#include "runtime/json/writer.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/store/store.hpp"
+#include "sources/cron/cron_source.hpp"
 #include "sources/webhook/webhook_source.hpp"
+
+#include "messages/clock.hpp"
 
 #include <caf/all.hpp>
 
@@ -35,9 +39,13 @@ struct host::impl {
   /// Set before `ready`; the listener calls it only once ready.
   http::handler api_handler;
   std::unique_ptr<sources::webhook::webhook_routes> webhooks;
+  std::vector<sources::cron::cron_source_config> crons;
+  std::vector<caf::actor> cron_actors;
   trigger_registry_ptr registry = std::make_shared<trigger_registry>();
   std::unique_ptr<trigger_set> triggers;
   dispatcher_actor dispatcher;
+  std::shared_ptr<std::atomic<uint32_t>> waits_active =
+      std::make_shared<std::atomic<uint32_t>>(0);
   std::vector<router_shard_actor> shards;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -54,6 +62,10 @@ struct host::impl {
     if (shards.empty() || events.empty())
       return;
     auto through = events.back().seq;
+    // Runs waiting for an event see every event committed after they began
+    // to wait (the dispatcher looks back over the ones before).
+    if (waits_active->load() > 0)
+      caf::anon_send(dispatcher, route_atom::value, through, events);
     auto n = static_cast<uint32_t>(shards.size());
     if (n == 1) {
       caf::anon_send(shards[0], route_atom::value, through, std::move(events));
@@ -75,6 +87,7 @@ struct host::impl {
     dc.db = db.get();
     dc.metrics = &metrics;
     dc.max_running = opts.cfg.node.max_running;
+    dc.waits_active = waits_active;
     dispatcher = spawn_dispatcher(*sys, dc);
     trigger_set_config tc;
     tc.sys = sys;
@@ -138,6 +151,21 @@ struct host::impl {
       caf::anon_send(trig->governor, admit_atom::value, std::move(run));
       ++resumed;
     }
+    // Waiting runs: sleeps and timeouts are stored wakeups the timer service
+    // reloads; waits for an event look back over the journal from where they
+    // began, so an event committed while the host was down still wakes them.
+    auto waiting = db->runs_in_state(run_state::waiting);
+    if (!waiting)
+      return std::move(waiting.error());
+    size_t watching = 0;
+    for (auto& run : *waiting)
+      if (run.wait.kind == run_wait::event) {
+        caf::anon_send(dispatcher, wait_atom::value, std::move(run));
+        ++watching;
+      }
+    if (!waiting->empty())
+      log(std::to_string(waiting->size()) + " run(s) waiting, "
+          + std::to_string(watching) + " of them for an event");
     // 2. Events committed but not yet decided: replay from each shard's
     // checkpoint.
     auto n = static_cast<uint32_t>(shards.size());
@@ -179,6 +207,51 @@ struct host::impl {
     return {};
   }
 
+  // GET /api/schedules[/{id}]: each cron source's definition and its stored
+  // state (what its actor last committed).
+  api::admin_reply schedules(std::string_view id) {
+    namespace sc = sources::cron;
+    auto now = wall_clock_ns();
+    auto state_of = [&](const sc::cron_source_config& c,
+                        sc::ticker_state& st) -> caf::error {
+      auto stored = db->get_state(sc::state_key(c.name));
+      if (!stored)
+        return std::move(stored.error());
+      if (*stored && !sc::decode_state(**stored, st))
+        return make_error(errc::storage_failure, "stored state of schedule "
+                                                     + c.name
+                                                     + " is malformed");
+      return {};
+    };
+    auto failed = [](const caf::error& err) {
+      json::object_writer w;
+      w.field("error", describe(err));
+      return api::admin_reply{500, w.finish()};
+    };
+    if (id.empty()) {
+      json::array_writer all;
+      for (const auto& c : crons) {
+        sc::ticker_state st;
+        if (auto err = state_of(c, st))
+          return failed(err);
+        all.raw(sc::render_schedule(c, st, now, 1));
+      }
+      json::object_writer w;
+      w.raw("schedules", all.finish());
+      return {200, w.finish()};
+    }
+    for (const auto& c : crons)
+      if (c.name == id) {
+        sc::ticker_state st;
+        if (auto err = state_of(c, st))
+          return failed(err);
+        return {200, sc::render_schedule(c, st, now, 5)};
+      }
+    json::object_writer w;
+    w.field("error", "no schedule \"" + std::string{id} + "\"");
+    return {404, w.finish()};
+  }
+
   void stop() {
     if (stopped)
       return;
@@ -192,6 +265,8 @@ struct host::impl {
     };
     for (auto& s : shards)
       bye(s);
+    for (auto& c : cron_actors)
+      bye(c);
     if (triggers)
       triggers->stop();
     bye(dispatcher);
@@ -201,6 +276,7 @@ struct host::impl {
     if (journal)
       journal->stop();
     shards.clear();
+    cron_actors.clear();
     dispatcher = nullptr;
     registry->store(nullptr);
     // After the journal: its last callbacks may still reach the trigger set.
@@ -228,6 +304,7 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   std::vector<config::diagnostic> source_errors;
   auto hooks =
       sources::webhook::load_webhook_sources(d.opts.cfg, source_errors);
+  d.crons = sources::cron::load_cron_sources(d.opts.cfg, source_errors);
   if (!source_errors.empty()) {
     std::string text;
     for (const auto& e : source_errors)
@@ -304,9 +381,13 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   ac.token = node.api_token;
   ac.bench_control = d.opts.bench_control;
   ac.admin = d.triggers.get();
+  ac.schedules = [self](std::string_view id) { return self->schedules(id); };
   d.api_handler = api::make_api_handler(ac);
   d.webhooks = std::make_unique<sources::webhook::webhook_routes>(
       std::move(hooks), d.journal.get(), &d.metrics);
+  for (const auto& c : d.crons)
+    d.cron_actors.push_back(sources::cron::spawn_cron_source(
+        sys, c, {d.db.get(), d.journal.get(), d.dispatcher}));
   d.ready.store(true, std::memory_order_release);
   d.log("serving " + d.api_url + " with "
         + std::to_string(d.registry->load()->triggers.size())

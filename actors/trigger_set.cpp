@@ -408,6 +408,27 @@ void trigger_set::dlq_drop(std::string_view run_id, api::admin_done done) {
   cfg_.journal->submit(std::move(op));
 }
 
+namespace {
+
+run_reply to_run_reply(api::admin_done done) {
+  return [done = std::move(done)](int status, std::string body) {
+    done({status, std::move(body)});
+  };
+}
+
+} // namespace
+
+void trigger_set::run_wake(std::string_view run_id, api::admin_done done) {
+  caf::anon_send(cfg_.dispatcher, wake_atom::value,
+                 wake_request{std::string{run_id}, "wake", 0, 0},
+                 to_run_reply(std::move(done)));
+}
+
+void trigger_set::run_cancel(std::string_view run_id, api::admin_done done) {
+  caf::anon_send(cfg_.dispatcher, cancel_atom::value, std::string{run_id},
+                 to_run_reply(std::move(done)));
+}
+
 api::admin_reply trigger_set::explain(std::string_view event_id,
                                       std::optional<std::string_view> source) {
   auto found = cfg_.db->find_events(event_id);

@@ -77,6 +77,8 @@ public:
                    api::admin_done done) override;
   void dlq_replay(std::string_view run_id, api::admin_done done) override;
   void dlq_drop(std::string_view run_id, api::admin_done done) override;
+  void run_wake(std::string_view run_id, api::admin_done done) override;
+  void run_cancel(std::string_view run_id, api::admin_done done) override;
   api::admin_reply explain(std::string_view event_id,
                            std::optional<std::string_view> source) override;
 

@@ -30,5 +30,26 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
 /// Sets a governor's concurrency limit (a trigger changed through the API).
 using limit_atom = caf::atom_constant<caf::atom("limit")>;
+/// To the timer service: these wakeups were committed; hold the soonest.
+using arm_atom = caf::atom_constant<caf::atom("arm")>;
+/// To the timer service: these wakeups' deletion was committed; forget them.
+using disarm_atom = caf::atom_constant<caf::atom("disarm")>;
+/// To the timer service, from itself: fire what is due (a generation number
+/// tells the live timer from stale ones).
+using fire_atom = caf::atom_constant<caf::atom("fire")>;
+/// To the dispatcher: wake a waiting run (its wakeup fired, an event matched
+/// its wait, or someone asked).
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// To the dispatcher: cancel a waiting, pending or retrying run.
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+/// To the dispatcher: watch for the event a stored waiting run waits for
+/// (recovery).
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+/// To the dispatcher, from its journal callback: a run's waiting state was
+/// committed.
+using waited_atom = caf::atom_constant<caf::atom("waited")>;
+/// To the dispatcher, from its journal callback: a wake or cancel was
+/// committed.
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
 
 } // namespace rouse

@@ -6,11 +6,14 @@
 #include "messages/event.hpp"
 #include "messages/handler.hpp"
 #include "messages/run.hpp"
+#include "messages/wakeup.hpp"
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,10 +43,31 @@ using governor_actor =
                      caf::reacts_to<release_atom, std::string>,
                      caf::reacts_to<limit_atom, uint32_t>>;
 
-/// The dispatcher: moves admitted runs through running to their outcome.
-using dispatcher_actor =
-    caf::typed_actor<caf::reacts_to<launch_atom, run_record>,
-                     caf::reacts_to<started_atom, bool, run_record>,
-                     caf::reacts_to<outcome_atom, run_record, run_outcome>>;
+/// The answer to a wake or cancel request: an HTTP status and a JSON body.
+/// Called on the dispatcher's thread; local only (never sent to other nodes).
+using run_reply = std::function<void(int, std::string)>;
+
+/// The dispatcher: moves admitted runs through running to their outcome, and
+/// waiting runs back to pending when they wake.
+using dispatcher_actor = caf::typed_actor<
+    caf::reacts_to<launch_atom, run_record>,
+    caf::reacts_to<started_atom, bool, run_record>,
+    caf::reacts_to<outcome_atom, run_record, run_outcome>,
+    caf::reacts_to<waited_atom, bool, run_record>,
+    caf::reacts_to<wake_atom, wake_request, run_reply>,
+    caf::reacts_to<cancel_atom, std::string, run_reply>,
+    caf::reacts_to<settled_atom, bool, run_record, run_reply, int64_t>,
+    caf::reacts_to<wait_atom, run_record>,
+    caf::reacts_to<route_atom, uint64_t, std::vector<event>>>;
+
+/// The timer service: holds the soonest committed wakeups and hands them to
+/// their owners when due. Senders arm and disarm only after their journal
+/// commit.
+using timer_service_actor =
+    caf::typed_actor<caf::reacts_to<arm_atom, std::vector<wakeup>>,
+                     caf::reacts_to<disarm_atom, std::vector<wakeup_key>>,
+                     caf::reacts_to<fire_atom, uint64_t>>;
 
 } // namespace rouse
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rouse::run_reply)

@@ -14,12 +14,13 @@ const char* to_string(run_state x) noexcept {
   case run_state::retrying: return "retrying";
   case run_state::dead: return "dead";
   case run_state::waiting: return "waiting";
+  case run_state::cancelled: return "cancelled";
   }
   return "unknown";
 }
 
 std::optional<run_state> parse_run_state(std::string_view name) noexcept {
-  for (uint8_t i = 0; i <= static_cast<uint8_t>(run_state::waiting); ++i)
+  for (uint8_t i = 0; i <= static_cast<uint8_t>(run_state::cancelled); ++i)
     if (name == to_string(static_cast<run_state>(i)))
       return static_cast<run_state>(i);
   return std::nullopt;
@@ -27,12 +28,18 @@ std::optional<run_state> parse_run_state(std::string_view name) noexcept {
 
 bool is_terminal(run_state x) noexcept {
   return x == run_state::succeeded || x == run_state::failed
-         || x == run_state::dead;
+         || x == run_state::dead || x == run_state::cancelled;
 }
 
 void run_record::transition(run_state to, int64_t at_ns, std::string note) {
   state = static_cast<uint8_t>(to);
   history.push_back(run_transition{state, at_ns, std::move(note)});
+}
+
+std::string run_wakeup_owner(std::string_view run_id) {
+  std::string owner{"run/"};
+  owner += run_id;
+  return owner;
 }
 
 std::string make_run_id(uint64_t event_seq, std::string_view trigger) {

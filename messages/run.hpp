@@ -30,6 +30,8 @@ enum class run_state : uint8_t {
   dead = 5,
   /// Asleep or waiting for an event.
   waiting = 6,
+  /// Cancelled (through the API or CLI) before it finished.
+  cancelled = 7,
 };
 
 /// Returns "pending", "running", ... for `x`.
@@ -38,7 +40,8 @@ const char* to_string(run_state x) noexcept;
 /// Parses a state name; nullopt for an unknown name.
 std::optional<run_state> parse_run_state(std::string_view name) noexcept;
 
-/// Returns true for states a run never leaves (succeeded, failed, dead).
+/// Returns true for states a run never leaves (succeeded, failed, dead,
+/// cancelled).
 bool is_terminal(run_state x) noexcept;
 
 /// One stored state transition.
@@ -57,6 +60,45 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_transition& x) {
   return f(caf::meta::type_name("run_transition"), x.state, x.at_ns, x.note);
 }
+
+/// What a waiting run waits for, and what it was given when it woke. The
+/// handler's state travels from the attempt that asked to wait to the one that
+/// resumes.
+struct run_wait {
+  /// Not waiting; asleep until `due_ns`; or waiting for an event matching
+  /// `pattern` (until `due_ns` if that is not 0). Stored numerically.
+  enum kind_t : uint8_t { none = 0, sleep = 1, event = 2 };
+  uint8_t kind = none;
+  /// When the run wakes (sleep) or times out (event); 0: no timeout.
+  int64_t due_ns = 0;
+  /// The pattern (JSON) an event must match to wake the run.
+  std::string pattern;
+  /// Events with a higher seq count: the journal position when the attempt
+  /// started (lookback) or when the wait was registered.
+  uint64_t since_seq = 0;
+  /// The journal position when the current attempt started.
+  uint64_t start_seq = 0;
+  /// JSON the handler asked to get back when it resumes; empty: none.
+  std::string state;
+  /// Why the run last woke: sleep, event, timeout or wake (early, by request);
+  /// empty if it never waited.
+  std::string reason;
+  /// The event that woke it (reason "event").
+  uint64_t event_seq = 0;
+  /// How many times the run has resumed.
+  uint32_t resumes = 0;
+
+  friend bool operator==(const run_wait&, const run_wait&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_wait& x) {
+  return f(caf::meta::type_name("run_wait"), x.kind, x.due_ns, x.pattern,
+           x.since_seq, x.start_seq, x.state, x.reason, x.event_seq, x.resumes);
+}
+
+/// The owner name of a run's wakeup in the timer service: "run/<id>".
+std::string run_wakeup_owner(std::string_view run_id);
 
 /// A run and everything stored about it.
 struct run_record {
@@ -86,6 +128,9 @@ struct run_record {
   int64_t started_ns = 0;
   int64_t finished_ns = 0;
   std::vector<run_transition> history;
+  /// Sleep, wait and resume details (stored after `history`; records written
+  /// before waits existed decode with an empty one).
+  run_wait wait;
 
   run_state current() const noexcept { return static_cast<run_state>(state); }
 
@@ -100,7 +145,27 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
   return f(caf::meta::type_name("run_record"), x.id, x.trigger, x.event_seq,
            x.event_id, x.event_type, x.state, x.attempt, x.exit_code,
            x.term_signal, x.stdout_text, x.stderr_text, x.output_truncated,
-           x.error, x.created_ns, x.started_ns, x.finished_ns, x.history);
+           x.error, x.created_ns, x.started_ns, x.finished_ns, x.history,
+           x.wait);
+}
+
+/// Asks the dispatcher to wake a waiting run.
+struct wake_request {
+  std::string run_id;
+  /// "timer" (its stored wakeup fired), "event" (an event matched its wait)
+  /// or "wake" (early, by request).
+  std::string reason;
+  /// The matching event (reason "event").
+  uint64_t event_seq = 0;
+  /// The due time of the wakeup that fired (reason "timer"); a wakeup that no
+  /// longer matches the run's wait is stale and only removed.
+  int64_t due_ns = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
+  return f(caf::meta::type_name("wake_request"), x.run_id, x.reason,
+           x.event_seq, x.due_ns);
 }
 
 /// Returns the run id for (event seq, trigger): "<seq as 16 hex

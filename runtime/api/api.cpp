@@ -134,15 +134,37 @@ public:
         return cfg_.admin->dlq_drop(id, deliver(std::move(respond)));
       return respond(error(404, "no such endpoint: " + path));
     }
+    if (cfg_.schedules
+        && (path == "/api/schedules" || path.starts_with("/api/schedules/"))) {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      std::string_view id{path};
+      id.remove_prefix(std::min(id.size(), std::size_t{15}));
+      return respond(reply(cfg_.schedules(id)));
+    }
     if (path == "/api/runs") {
       if (req.method != "GET")
         return respond(method_not_allowed("GET"));
       return respond(list_runs(req));
     }
     if (path.starts_with("/api/runs/")) {
-      if (req.method != "GET")
-        return respond(method_not_allowed("GET"));
-      return respond(get_run(path.substr(10)));
+      std::string_view rest{path};
+      rest.remove_prefix(10);
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos) {
+        if (req.method != "GET")
+          return respond(method_not_allowed("GET"));
+        return respond(get_run(std::string{rest}));
+      }
+      auto action = rest.substr(slash + 1);
+      auto id = rest.substr(0, slash);
+      if (cfg_.admin == nullptr || (action != "wake" && action != "cancel"))
+        return respond(error(404, "no such endpoint: " + path));
+      if (req.method != "POST")
+        return respond(method_not_allowed("POST"));
+      if (action == "wake")
+        return cfg_.admin->run_wake(id, deliver(std::move(respond)));
+      return cfg_.admin->run_cancel(id, deliver(std::move(respond)));
     }
     if (cfg_.bench_control && path == "/api/_bench/accept")
       return respond(bench_accept(req));

@@ -63,6 +63,14 @@ public:
   /// POST /api/dlq/{run_id}/drop: a dead run leaves the queue (as failed).
   virtual void dlq_drop(std::string_view run_id, admin_done done) = 0;
 
+  /// POST /api/runs/{run_id}/wake: a waiting run resumes now, with
+  /// ROUSE_RESUME=wake.
+  virtual void run_wake(std::string_view run_id, admin_done done) = 0;
+
+  /// POST /api/runs/{run_id}/cancel: a waiting, pending or retrying run ends
+  /// as cancelled.
+  virtual void run_cancel(std::string_view run_id, admin_done done) = 0;
+
   /// GET /api/events/{id}/explain (`source` narrows an id two sources share).
   virtual admin_reply explain(std::string_view event_id,
                               std::optional<std::string_view> source) = 0;
@@ -87,6 +95,9 @@ struct api_config {
   /// Serves /api/triggers and /api/events/{id}/explain; those answer 404 when
   /// null. Must outlive the handler.
   trigger_admin* admin = nullptr;
+  /// Serves GET /api/schedules (called with an empty id: every schedule) and
+  /// GET /api/schedules/{id}. Called from any HTTP thread. Optional.
+  std::function<admin_reply(std::string_view id)> schedules;
 };
 
 /// Returns the journal callback that answers an ingest request once its

@@ -30,6 +30,27 @@ std::string render_run(const run_record& run, bool with_output) {
         .field("stderr", run.stderr_text)
         .field("output_truncated", run.output_truncated);
   }
+  const auto& wt = run.wait;
+  if (wt.kind != run_wait::none || wt.resumes > 0) {
+    json::object_writer wait;
+    if (wt.kind == run_wait::sleep) {
+      wait.field("kind", "sleep")
+          .field("until", json::format_rfc3339(wt.due_ns));
+    } else if (wt.kind == run_wait::event) {
+      wait.field("kind", "event").raw("pattern", wt.pattern);
+      wait.field("since_seq", wt.since_seq);
+      if (wt.due_ns > 0)
+        wait.field("timeout_at", json::format_rfc3339(wt.due_ns));
+    }
+    if (!wt.state.empty())
+      wait.raw("state", wt.state);
+    wait.field("resumes", wt.resumes);
+    if (!wt.reason.empty())
+      wait.field("woke_by", wt.reason);
+    if (wt.event_seq > 0)
+      wait.field("wake_event_seq", wt.event_seq);
+    w.raw("wait", wait.finish());
+  }
   json::array_writer history;
   for (const auto& t : run.history) {
     json::object_writer h;

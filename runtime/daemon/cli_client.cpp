@@ -224,6 +224,21 @@ int emit(const server_target& target, const emit_args& args) {
 
 int runs(const server_target& target, const runs_args& args) {
   http::client_request req;
+  if (!args.action.empty()) {
+    req.method = "POST";
+    req.target = "/api/runs/" + url_encode(args.run_id) + "/" + args.action;
+    auto r = call(target, std::move(req));
+    if (!r)
+      return 1;
+    if (r->status != 200)
+      return report_error(*r);
+    if (args.json)
+      std::cout << r->body << "\n";
+    else
+      std::cout << (args.action == "wake" ? "woke run " : "cancelled run ")
+                << args.run_id << "\n";
+    return 0;
+  }
   if (!args.run_id.empty()) {
     req.target = "/api/runs/" + args.run_id;
   } else {
@@ -234,7 +249,7 @@ int runs(const server_target& target, const runs_args& args) {
       if (!parse_run_state(args.state)) {
         std::cerr << "rouse: unknown state \"" << args.state
                   << "\" (pending, running, succeeded, failed, retrying, dead, "
-                     "waiting)\n";
+                     "waiting, cancelled)\n";
         return 2;
       }
       req.target += "&state=" + args.state;
@@ -263,6 +278,9 @@ int runs(const server_target& target, const runs_args& args) {
       if (!v.empty())
         std::printf("%-12s %s\n", key, v.c_str());
     }
+    simdjson::dom::object wait;
+    if (doc["wait"].get_object().get(wait) == simdjson::SUCCESS)
+      std::printf("%-12s %s\n", "wait", simdjson::minify(wait).c_str());
     simdjson::dom::array history;
     if (doc["history"].get_array().get(history) == simdjson::SUCCESS) {
       std::printf("history\n");
@@ -404,6 +422,81 @@ int dlq(const server_target& target, const dlq_args& args) {
   else
     std::cout << (args.command == "replay" ? "replayed run " : "dropped run ")
               << args.run_id << "\n";
+  return 0;
+}
+
+int timers(const server_target& target, const timers_args& args) {
+  http::client_request req;
+  req.target = "/api/schedules";
+  if (!args.id.empty())
+    req.target += "/" + url_encode(args.id);
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  if (args.json) {
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
+    std::cerr << "rouse: the server's answer is not JSON\n";
+    return 1;
+  }
+  auto first_next = [](simdjson::dom::element s) {
+    simdjson::dom::array next;
+    std::string_view t;
+    if (s["next"].get_array().get(next) == simdjson::SUCCESS && next.size() > 0
+        && next.at(0).get_string().get(t) == simdjson::SUCCESS)
+      return std::string{t};
+    return std::string{"-"};
+  };
+  if (args.id.empty()) {
+    simdjson::dom::array all;
+    if (doc["schedules"].get_array().get(all) != simdjson::SUCCESS) {
+      std::cerr << "rouse: the server's answer has no schedules\n";
+      return 1;
+    }
+    std::printf("%-20s %-18s %-16s %-26s %6s %6s %6s\n", "SCHEDULE",
+                "EXPRESSION", "TIMEZONE", "NEXT", "FIRED", "SKIP", "MISSED");
+    for (auto s : all)
+      std::printf(
+          "%-20s %-18s %-16s %-26s %6s %6s %6s\n", get_string(s, "id").c_str(),
+          get_string(s, "schedule").c_str(), get_string(s, "timezone").c_str(),
+          first_next(s).c_str(), get_string(s, "fired").c_str(),
+          get_string(s, "skipped").c_str(), get_string(s, "missed").c_str());
+    if (all.size() == 0)
+      std::printf("(no cron sources configured)\n");
+    return 0;
+  }
+  for (const char* key :
+       {"id", "schedule", "timezone", "type", "overlap", "catchup",
+        "catchup_window", "jitter", "dst_repeated", "dst_skipped",
+        "decided_through", "fired", "skipped", "missed"}) {
+    auto v = get_string(doc, key);
+    if (!v.empty())
+      std::printf("%-16s %s\n", key, v.c_str());
+  }
+  simdjson::dom::array list;
+  if (doc["next"].get_array().get(list) == simdjson::SUCCESS) {
+    std::printf("next\n");
+    for (auto n : list) {
+      std::string_view t;
+      if (n.get_string().get(t) == simdjson::SUCCESS)
+        std::printf("  %.*s\n", static_cast<int>(t.size()), t.data());
+    }
+  }
+  if (doc["ticks"].get_array().get(list) == simdjson::SUCCESS) {
+    std::printf("ticks (newest first)\n");
+    for (auto t : list)
+      std::printf(
+          "  %-26s %-16s late %sms%s%s\n", get_string(t, "nominal").c_str(),
+          get_string(t, "outcome").c_str(), get_string(t, "late_ms").c_str(),
+          get_string(t, "event_seq").empty() ? "" : "  event seq ",
+          get_string(t, "event_seq").c_str());
+  }
   return 0;
 }
 

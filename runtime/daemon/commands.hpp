@@ -38,6 +38,8 @@ struct emit_args {
 int emit(const server_target& target, const emit_args& args);
 
 struct runs_args {
+  /// Empty: list or show; "wake" or "cancel": act on run_id.
+  std::string action;
   std::string trigger, state, run_id;
   uint32_t limit = 50;
   bool json = false;
@@ -48,6 +50,33 @@ int runs(const server_target& target, const runs_args& args);
 /// file against the CloudEvent in another; exit 2 with the reason for an
 /// invalid pattern, event or unreadable file.
 int match(const std::string& pattern_path, const std::string& event_path);
+
+/// Options of `rouse cron next` (docs/cron.md).
+struct cron_next_args {
+  /// The cron expression, e.g. "30 2 * * *" or "@every 1h".
+  std::string expr;
+  /// IANA zone whose wall time the fields match.
+  std::string timezone = "UTC";
+  /// ISO 8601 start (exclusive); empty means now. Without an offset it is
+  /// local time in `timezone`.
+  std::string from;
+  /// How many fire times to print, 1-10000.
+  uint32_t count = 5;
+  /// "once" or "twice": local times a fall-back repeats.
+  std::string repeated = "once";
+  /// "shift" or "skip": local times a spring-forward skips.
+  std::string skipped = "shift";
+  /// Hidden, for the differential test: a file of `expr\tzone\tfrom\tcount`
+  /// lines (optionally `\trepeated\tskipped`); answers are printed per line,
+  /// each followed by a blank line, "error: <reason>" for a bad line.
+  std::string batch_path;
+};
+
+/// Prints the next fire times of a cron expression, one ISO 8601 time with
+/// offset per line (offline). Exit 2 with the reason for an invalid
+/// expression, zone or --from; exit 0 after fewer lines if the schedule has no
+/// more fire times (noted on stderr).
+int cron_next(const cron_next_args& args);
 
 struct triggers_args {
   /// ls, show, add, rm, enable or disable.
@@ -69,6 +98,15 @@ struct dlq_args {
   bool json = false;
 };
 int dlq(const server_target& target, const dlq_args& args);
+
+struct timers_args {
+  /// Empty: every schedule; else one cron source's ticks.
+  std::string id;
+  bool json = false;
+};
+/// Lists the cron sources (next fire time, counts of fired, skipped and
+/// missed ticks), or shows one with its recent tick outcomes.
+int timers(const server_target& target, const timers_args& args);
 
 struct explain_args {
   std::string event_id, source;

@@ -68,11 +68,20 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("--trigger", ra.trigger, "Only runs of this trigger");
   runs_cmd->add_option("--state", ra.state,
                        "Only runs in this state (pending, running, succeeded, "
-                       "failed, retrying, dead, waiting)");
+                       "failed, retrying, dead, waiting, cancelled)");
   runs_cmd->add_option("--limit", ra.limit,
                        "At most this many runs (default 50)");
   runs_cmd->add_flag("--json", ra.json, "Print JSON");
   add_client_options(runs_cmd);
+  auto* runs_wake = runs_cmd->add_subcommand(
+      "wake", "Wake a waiting run now (it resumes with ROUSE_RESUME=wake)");
+  auto* runs_cancel = runs_cmd->add_subcommand(
+      "cancel", "Cancel a waiting, pending or retrying run");
+  for (auto* sub : {runs_wake, runs_cancel}) {
+    sub->add_option("run_id", ra.run_id, "Run id")->required();
+    sub->add_flag("--json", ra.json, "Print the server's JSON answer");
+    add_client_options(sub);
+  }
 
   std::string pattern_path;
   std::string event_path;
@@ -87,6 +96,37 @@ int main(int argc, char** argv) {
       ->add_option("--event", event_path,
                    "JSON file with a CloudEvent (structured mode)")
       ->required();
+
+  cron_next_args cna;
+  auto* cron_cmd = app.add_subcommand(
+      "cron", "Cron schedules: preview fire times (offline, docs/cron.md)");
+  cron_cmd->require_subcommand(1);
+  auto* cron_next_cmd = cron_cmd->add_subcommand(
+      "next", "Print the next fire times of a cron expression in a zone");
+  cron_next_cmd->add_option(
+      "expr", cna.expr,
+      "Cron expression: 5 fields, 6 with seconds first, @daily ..., "
+      "@every 1h30m (quote it)");
+  cron_next_cmd->add_option("--tz", cna.timezone,
+                            "IANA time zone of the fields (default UTC)");
+  cron_next_cmd->add_option("--from", cna.from,
+                            "Start after this ISO 8601 time, e.g. "
+                            "2026-03-29T01:30:00+01:00 (default: now)");
+  cron_next_cmd->add_option("--count", cna.count, "How many times (default 5)")
+      ->check(CLI::Range(1, 10000));
+  cron_next_cmd
+      ->add_option("--repeated", cna.repeated,
+                   "Local times a fall-back repeats: once (default) or twice")
+      ->check(CLI::IsMember({"once", "twice"}));
+  cron_next_cmd
+      ->add_option("--skipped", cna.skipped,
+                   "Local times a spring-forward skips: shift (default, fire "
+                   "after the gap) or skip")
+      ->check(CLI::IsMember({"shift", "skip"}));
+  cron_next_cmd
+      ->add_option("--batch", cna.batch_path,
+                   "File of expr<TAB>zone<TAB>from<TAB>count lines")
+      ->group("");
 
   triggers_args ta;
   auto* triggers_cmd = app.add_subcommand(
@@ -133,6 +173,14 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", da.json, "Print JSON");
     add_client_options(sub);
   }
+
+  timers_args tma;
+  auto* timers_cmd = app.add_subcommand(
+      "timers", "List the cron schedules with their next fire time and tick "
+                "counts, or show one schedule's recent tick outcomes");
+  timers_cmd->add_option("schedule", tma.id, "A cron source's name");
+  timers_cmd->add_flag("--json", tma.json, "Print JSON");
+  add_client_options(timers_cmd);
 
   explain_args xa;
   auto* explain_cmd = app.add_subcommand(
@@ -188,6 +236,8 @@ int main(int argc, char** argv) {
     return check(check_path);
   if (match_cmd->parsed())
     return match(pattern_path, event_path);
+  if (cron_next_cmd->parsed())
+    return cron_next(cna);
   if (git_install->parsed())
     return git_install_hooks(server_url, client_config, gia);
   if (git_hook_cmd->parsed())
@@ -197,10 +247,16 @@ int main(int argc, char** argv) {
     return 2;
   if (emit_cmd->parsed())
     return emit(target, ea);
+  if (runs_wake->parsed() || runs_cancel->parsed()) {
+    ra.action = runs_wake->parsed() ? "wake" : "cancel";
+    return runs(target, ra);
+  }
   if (runs_cmd->parsed())
     return runs(target, ra);
   if (explain_cmd->parsed())
     return explain(target, xa);
+  if (timers_cmd->parsed())
+    return timers(target, tma);
   for (auto* sub : {dlq_ls, dlq_show, dlq_replay, dlq_drop})
     if (sub->parsed()) {
       da.command = sub->get_name();

@@ -4,6 +4,7 @@
 
 #include "actors/host.hpp"
 #include "runtime/config/config.hpp"
+#include "sources/cron/cron_config.hpp"
 #include "sources/webhook/webhook_source.hpp"
 
 #include <caf/all.hpp>
@@ -27,6 +28,7 @@ bool load(const std::string& path, config::config& out) {
   // Source parameters are validated by their kind.
   std::vector<config::diagnostic> errors;
   sources::webhook::load_webhook_sources(*result.cfg, errors);
+  sources::cron::load_cron_sources(*result.cfg, errors);
   for (const auto& d : errors)
     std::cerr << d.to_string() << "\n";
   if (!errors.empty())

@@ -64,7 +64,26 @@ caf::error decode(std::string_view bytes, event& x) {
 }
 
 caf::error decode(std::string_view bytes, run_record& x) {
-  return decode_impl(bytes, x);
+  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+  if (!source(x))
+    return {};
+  // Records stored before runs could wait end after `history`: read them
+  // field by field and leave `wait` empty, so an upgrade keeps every run.
+  x = run_record{};
+  caf::binary_deserializer legacy{nullptr, bytes.data(), bytes.size()};
+  if (auto err =
+          legacy(x.id, x.trigger, x.event_seq, x.event_id, x.event_type,
+                 x.state, x.attempt, x.exit_code, x.term_signal, x.stdout_text,
+                 x.stderr_text, x.output_truncated, x.error, x.created_ns,
+                 x.started_ns, x.finished_ns, x.history))
+    return make_error(errc::storage_failure,
+                      "stored record is malformed: " + caf::to_string(err));
+  if (legacy.remaining() != 0)
+    return make_error(errc::storage_failure,
+                      "stored record is malformed: "
+                          + std::to_string(legacy.remaining())
+                          + " trailing bytes");
+  return {};
 }
 
 } // namespace rouse::store

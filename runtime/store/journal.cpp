@@ -22,6 +22,19 @@ struct overloaded_fn : Ts... {
 template <class... Ts>
 overloaded_fn(Ts...) -> overloaded_fn<Ts...>;
 
+// Deletes `disarm`, then stores `arm`.
+caf::error apply_wakeups(store& db, write_txn& txn,
+                         const std::vector<wakeup>& arm,
+                         const std::vector<wakeup_key>& disarm) {
+  for (auto& key : disarm)
+    if (auto r = db.delete_wakeup(txn, key); !r)
+      return std::move(r.error());
+  for (auto& w : arm)
+    if (auto err = db.put_wakeup(txn, w))
+      return err;
+  return {};
+}
+
 /// The result of applying one operation inside the batch transaction.
 struct applied {
   caf::error err;
@@ -92,12 +105,22 @@ struct journal::impl {
               }
               return db.advance_checkpoint(*child, x.consumer, x.through_seq);
             },
-            [&](run_op& x) -> caf::error { return db.put_run(*child, x.run); },
+            [&](run_op& x) -> caf::error {
+              if (auto err = db.put_run(*child, x.run))
+                return err;
+              return apply_wakeups(db, *child, x.arm, x.disarm);
+            },
             [&](trigger_op& x) -> caf::error {
               if (x.definition)
                 return db.put_trigger(*child, x.name, *x.definition);
               auto r = db.delete_trigger(*child, x.name);
               return r ? caf::error{} : std::move(r.error());
+            },
+            [&](wakeup_op& x) -> caf::error {
+              return apply_wakeups(db, *child, x.arm, x.disarm);
+            },
+            [&](state_op& x) -> caf::error {
+              return db.put_state(*child, x.key, x.value);
             },
         },
         op);
@@ -151,6 +174,14 @@ struct journal::impl {
                      },
                      [&](run_op& x) { x.done(std::move(err)); },
                      [&](trigger_op& x) { x.done(std::move(err)); },
+                     [&](wakeup_op& x) {
+                       if (x.done)
+                         x.done(std::move(err));
+                     },
+                     [&](state_op& x) {
+                       if (x.done)
+                         x.done(std::move(err));
+                     },
                  },
                  batch[i]);
       batch[i] = write_op{};
@@ -183,6 +214,14 @@ void journal::submit(write_op op) {
                    [&](route_op& x) { x.done(err); },
                    [&](run_op& x) { x.done(err); },
                    [&](trigger_op& x) { x.done(err); },
+                   [&](wakeup_op& x) {
+                     if (x.done)
+                       x.done(err);
+                   },
+                   [&](state_op& x) {
+                     if (x.done)
+                       x.done(err);
+                   },
                },
                op);
     return;

@@ -8,6 +8,7 @@
 #include "messages/errc.hpp"
 #include "messages/event.hpp"
 #include "messages/run.hpp"
+#include "messages/wakeup.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -46,9 +47,26 @@ struct route_op {
   std::function<void(caf::expected<std::vector<run_record>>)> done;
 };
 
-/// Stores a run state transition.
+/// Stores a run state transition, with the wakeups it sets and clears, in one
+/// transaction (a run becoming `waiting` and its wakeup are stored together).
+/// `disarm` is applied before `arm`. After `done` reports success, the sender
+/// tells the timer service (arm_atom / disarm_atom).
 struct run_op {
   run_record run;
+  std::function<void(caf::error)> done;
+  /// Wakeups to store (replacing any with the same key).
+  std::vector<wakeup> arm;
+  /// Wakeups to delete; unknown keys are ignored.
+  std::vector<wakeup_key> disarm;
+};
+
+/// Stores and deletes wakeups in one transaction: all of them or none.
+/// `disarm` is applied before `arm`, so one op can move a wakeup. After `done`
+/// reports success, the sender tells the timer service (arm_atom /
+/// disarm_atom).
+struct wakeup_op {
+  std::vector<wakeup> arm;
+  std::vector<wakeup_key> disarm;
   std::function<void(caf::error)> done;
 };
 
@@ -59,7 +77,16 @@ struct trigger_op {
   std::function<void(caf::error)> done;
 };
 
-using write_op = std::variant<append_op, route_op, run_op, trigger_op>;
+/// Stores a component's state under `key` (store::put_state), e.g. a cron
+/// source's decided ticks.
+struct state_op {
+  std::string key;
+  std::string value;
+  std::function<void(caf::error)> done;
+};
+
+using write_op =
+    std::variant<append_op, route_op, run_op, trigger_op, wakeup_op, state_op>;
 
 /// Tuning of the writer.
 struct journal_options {

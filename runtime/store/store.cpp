@@ -62,6 +62,25 @@ std::string state_key(run_state state, std::string_view run_id) {
   return key;
 }
 
+// The timers key: 8 big-endian bytes of the due time, then the owner, so LMDB
+// order is (due, owner) order.
+caf::expected<std::string> timer_key(const wakeup_key& key) {
+  if (key.due_ns < 0)
+    return make_error(errc::invalid_input,
+                      "wakeup of " + key.owner + " has a negative due time");
+  if (key.owner.empty())
+    return make_error(errc::invalid_input, "wakeup without an owner");
+  if (key.owner.size() > max_wakeup_owner_bytes)
+    return make_error(errc::invalid_input,
+                      "wakeup owner is longer than "
+                          + std::to_string(max_wakeup_owner_bytes) + " bytes");
+  std::string bytes;
+  bytes.reserve(8 + key.owner.size());
+  put_u64_be(bytes, static_cast<uint64_t>(key.due_ns));
+  bytes += key.owner;
+  return bytes;
+}
+
 /// A read-only transaction that aborts when it goes out of scope.
 class read_txn {
 public:
@@ -204,7 +223,8 @@ caf::error store::init() {
       || (rc = open_db("runs", runs_db_))
       || (rc = open_db("runs_by_state", runs_by_state_db_))
       || (rc = open_db("meta", meta_db_))
-      || (rc = open_db("triggers", triggers_db_))) {
+      || (rc = open_db("triggers", triggers_db_))
+      || (rc = open_db("timers", timers_db_))) {
     mdb_txn_abort(txn);
     return lmdb_error(rc, "open databases");
   }
@@ -368,6 +388,31 @@ caf::error store::put_run(write_txn& txn, const run_record& run) {
   if ((rc = mdb_put(txn.txn_, runs_by_state_db_, &skv, &empty, 0)) != 0)
     return lmdb_error(rc, "store run state index");
   return {};
+}
+
+caf::error store::put_wakeup(write_txn& txn, const wakeup& w) {
+  auto key = timer_key(wakeup_key{w.due_ns, w.owner});
+  if (!key)
+    return std::move(key.error());
+  MDB_val k = to_val(*key);
+  MDB_val v = to_val(w.payload);
+  if (auto rc = mdb_put(txn.txn_, timers_db_, &k, &v, 0); rc != 0)
+    return lmdb_error(rc, "store wakeup");
+  return {};
+}
+
+caf::expected<bool> store::delete_wakeup(write_txn& txn,
+                                         const wakeup_key& key) {
+  auto bytes = timer_key(key);
+  if (!bytes)
+    return std::move(bytes.error());
+  MDB_val k = to_val(*bytes);
+  auto rc = mdb_del(txn.txn_, timers_db_, &k, nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return lmdb_error(rc, "delete wakeup");
+  return true;
 }
 
 // --- store: reads
@@ -561,6 +606,60 @@ store::checkpoints() const {
   return result;
 }
 
+caf::error store::put_state(write_txn& txn, std::string_view key,
+                            std::string_view value) {
+  if (key.empty() || key.size() > 400 || key == schema_key)
+    return make_error(errc::invalid_input,
+                      "state key must be 1 to 400 bytes and not \"schema\"");
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  if (auto rc = mdb_put(txn.txn_, meta_db_, &k, &v, 0); rc != 0)
+    return lmdb_error(rc, "store state");
+  return {};
+}
+
+caf::expected<std::optional<std::string>>
+store::get_state(std::string_view key) const {
+  if (key.empty() || key.size() > 400)
+    return std::optional<std::string>{};
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  MDB_val k = to_val(key);
+  MDB_val v;
+  auto rc = mdb_get(txn.get(), meta_db_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::optional<std::string>{};
+  if (rc != 0)
+    return lmdb_error(rc, "read state");
+  return std::optional<std::string>{std::string{to_view(v)}};
+}
+
+caf::expected<std::vector<run_record>>
+store::runs_for_event(uint64_t seq) const {
+  // Run ids start with the event's seq as 16 hex digits and a '-'
+  // (make_run_id), so the runs of one event are one key range.
+  auto prefix = make_run_id(seq, "");
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), runs_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
+  std::vector<run_record> result;
+  MDB_val k = to_val(prefix);
+  MDB_val v;
+  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
+       rc == 0 && to_view(k).starts_with(prefix);
+       rc = cur.get(k, v, MDB_NEXT)) {
+    run_record run;
+    if (auto err = decode(to_view(v), run))
+      return err;
+    result.push_back(std::move(run));
+  }
+  return result;
+}
+
 caf::expected<std::vector<std::pair<std::string, std::string>>>
 store::triggers() const {
   read_txn txn{env_};
@@ -575,6 +674,51 @@ store::triggers() const {
        rc = cur.get(k, v, MDB_NEXT))
     result.emplace_back(std::string{to_view(k)}, std::string{to_view(v)});
   return result;
+}
+
+caf::expected<std::vector<wakeup>>
+store::read_wakeups(const wakeup_key& from, std::size_t limit) const {
+  std::vector<wakeup> result;
+  if (limit == 0)
+    return result;
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), timers_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
+  // A bound no stored key can have (a negative time, an over-long owner) is
+  // clamped to one LMDB accepts; keys below `from` are skipped below.
+  std::string start;
+  put_u64_be(start, static_cast<uint64_t>(std::max<int64_t>(from.due_ns, 0)));
+  start.append(from.owner, 0,
+               std::min(from.owner.size(), max_wakeup_owner_bytes));
+  MDB_val k = to_val(start);
+  MDB_val v;
+  result.reserve(std::min<std::size_t>(limit, 4096));
+  for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0 && result.size() < limit;
+       rc = cur.get(k, v, MDB_NEXT)) {
+    if (k.mv_size <= 8)
+      return lmdb_error(MDB_CORRUPTED, "read wakeup");
+    wakeup w;
+    w.due_ns = static_cast<int64_t>(get_u64_be(k.mv_data));
+    w.owner = to_view(k).substr(8);
+    if (w.due_ns == from.due_ns && w.owner < from.owner)
+      continue;
+    w.payload = to_view(v);
+    result.push_back(std::move(w));
+  }
+  return result;
+}
+
+caf::expected<uint64_t> store::count_wakeups() const {
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  MDB_stat st;
+  if (auto rc = mdb_stat(txn.get(), timers_db_, &st); rc != 0)
+    return lmdb_error(rc, "count wakeups");
+  return uint64_t{st.ms_entries};
 }
 
 caf::expected<store_stats> store::stats() const {

@@ -1,12 +1,13 @@
 // The LMDB store: one environment in data_dir with named databases for events,
-// the id/dedup index, checkpoints, runs and the run state index. Keys are
-// big-endian so LMDB order is time order. Writes go through write_txn and come
-// from one thread (the journal).
+// the id/dedup index, checkpoints, runs, the run state index, API triggers and
+// wakeups (timers). Keys are big-endian so LMDB order is time order. Writes go
+// through write_txn and come from one thread (the journal).
 #pragma once
 
 #include "messages/errc.hpp"
 #include "messages/event.hpp"
 #include "messages/run.hpp"
+#include "messages/wakeup.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -42,6 +43,10 @@ struct store_options {
 
 /// Longest accepted id + source, in bytes (LMDB's default key limit is 511).
 constexpr std::size_t max_id_and_source_bytes = 500;
+
+/// Longest accepted wakeup owner, in bytes: the key is 8 bytes of due time plus
+/// the owner, and LMDB's default key limit is 511.
+constexpr std::size_t max_wakeup_owner_bytes = 503;
 
 /// A write transaction. Movable, not copyable; aborts on destruction unless
 /// committed. Used by exactly one thread.
@@ -146,6 +151,21 @@ public:
   /// Removes the API-managed trigger `name`; returns whether it existed.
   caf::expected<bool> delete_trigger(write_txn& txn, std::string_view name);
 
+  /// Stores `value` under `key` in `meta` (component state such as a cron
+  /// source's ticks; keys other than "schema" only). errc::invalid_input for
+  /// an empty key, one over 400 bytes, or "schema".
+  caf::error put_state(write_txn& txn, std::string_view key,
+                       std::string_view value);
+
+  /// Stores `w` in `timers`, replacing a wakeup with the same (due, owner).
+  /// errc::invalid_input for a negative due time, an empty owner or one longer
+  /// than max_wakeup_owner_bytes.
+  caf::error put_wakeup(write_txn& txn, const wakeup& w);
+
+  /// Removes the wakeup `key`; returns whether it existed. errc::invalid_input
+  /// for a key put_wakeup() would reject.
+  caf::expected<bool> delete_wakeup(write_txn& txn, const wakeup_key& key);
+
   // --- reads (any thread)
   // -----------------------------------------------------
 
@@ -178,6 +198,20 @@ public:
   caf::expected<std::vector<std::pair<std::string, std::string>>>
   triggers() const;
 
+  /// Returns the value put_state() stored under `key`, if any.
+  caf::expected<std::optional<std::string>>
+  get_state(std::string_view key) const;
+
+  /// Returns the runs created for the event `seq` (one per trigger it fired).
+  caf::expected<std::vector<run_record>> runs_for_event(uint64_t seq) const;
+
+  /// Returns up to `limit` wakeups with key >= `from`, in key order.
+  caf::expected<std::vector<wakeup>> read_wakeups(const wakeup_key& from,
+                                                  std::size_t limit) const;
+
+  /// Returns the number of stored wakeups.
+  caf::expected<uint64_t> count_wakeups() const;
+
   /// Returns the highest committed seq (0 for an empty journal).
   uint64_t last_seq() const noexcept {
     return last_seq_.load(std::memory_order_acquire);
@@ -201,6 +235,7 @@ private:
   unsigned runs_by_state_db_ = 0;
   unsigned meta_db_ = 0;
   unsigned triggers_db_ = 0;
+  unsigned timers_db_ = 0;
   std::atomic<uint64_t> last_seq_{0};
 };
 
