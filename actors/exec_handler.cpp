@@ -207,6 +207,8 @@ std::vector<std::string> run_environment(const exec_handler_config& cfg,
     env.push_back("ROUSE_RESUME=" + req.resume);
   if (!cfg.api_url.empty())
     env.push_back("ROUSE_API=" + cfg.api_url);
+  if (cfg.tokens)
+    env.push_back("ROUSE_RUN_TOKEN=" + cfg.tokens->issue(req.run_id));
   return env;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "messages/interfaces.hpp"
+#include "runtime/api/run_token.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -37,6 +38,8 @@ struct exec_handler_config {
   std::size_t output_cap_bytes = 64 * 1024;
   /// Base URL of this host's API, given to the process as ROUSE_API.
   std::string api_url;
+  /// Issues the run's ROUSE_RUN_TOKEN; may be null (no token).
+  std::shared_ptr<const api::run_tokens> tokens;
   /// Shared by every exec handler; must outlive the actor.
   std::shared_ptr<exec::process_runner> runner;
 };

@@ -41,6 +41,8 @@ struct host::impl {
   std::unique_ptr<sources::webhook::webhook_routes> webhooks;
   std::vector<sources::cron::cron_source_config> crons;
   std::vector<caf::actor> cron_actors;
+  std::shared_ptr<const api::run_tokens> tokens =
+      std::make_shared<const api::run_tokens>();
   trigger_registry_ptr registry = std::make_shared<trigger_registry>();
   std::unique_ptr<trigger_set> triggers;
   dispatcher_actor dispatcher;
@@ -99,6 +101,7 @@ struct host::impl {
     tc.base_dir = opts.cfg.base_dir;
     tc.output_cap_bytes = opts.cfg.node.output_cap_bytes;
     tc.api_url = api_url;
+    tc.tokens = tokens;
     tc.actor_handlers = opts.actor_handlers;
     tc.shards = opts.cfg.node.shards;
     triggers = std::make_unique<trigger_set>(std::move(tc), registry);
@@ -112,6 +115,8 @@ struct host::impl {
       rc.index = i;
       rc.triggers = registry;
       rc.journal = journal.get();
+      rc.db = db.get();
+      rc.max_depth = opts.cfg.node.max_depth;
       shards.push_back(spawn_router_shard(*sys, rc));
     }
     return {};
@@ -381,6 +386,7 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   ac.token = node.api_token;
   ac.bench_control = d.opts.bench_control;
   ac.admin = d.triggers.get();
+  ac.tokens = d.tokens.get();
   ac.schedules = [self](std::string_view id) { return self->schedules(id); };
   d.api_handler = api::make_api_handler(ac);
   d.webhooks = std::make_unique<sources::webhook::webhook_routes>(

@@ -2,7 +2,9 @@
 // checkpoint, then hand the runs that were new to their triggers' governors.
 #include "actors/router_shard.hpp"
 
+#include "runtime/config/config.hpp"
 #include "runtime/store/journal.hpp"
+#include "runtime/store/store.hpp"
 
 #include "messages/clock.hpp"
 
@@ -31,6 +33,25 @@ struct router_shard_state {
 
 using shard_pointer = router_shard_actor::stateful_pointer<router_shard_state>;
 
+/// Describes why `ev` is not run: its depth and the chain of events that
+/// emitted one another, newest first (at most 20 links).
+std::string loop_chain(const router_shard_config& cfg, const event& ev) {
+  std::string note = "loop cut: causation depth " + std::to_string(ev.depth)
+                     + " exceeds max_depth " + std::to_string(cfg.max_depth)
+                     + "; chain: " + ev.type + " " + ev.id;
+  auto cause = ev.cause;
+  for (int links = 0; !cause.empty() && links < 20; ++links) {
+    note += " <- " + cause;
+    if (cfg.db == nullptr)
+      break;
+    auto found = cfg.db->find_events(cause);
+    if (!found || found->empty())
+      break;
+    cause = found->back().cause;
+  }
+  return note;
+}
+
 void flush(shard_pointer self) {
   auto& st = self->state;
   if (st.busy || (st.buffered.empty() && st.buffered_through == 0))
@@ -50,9 +71,13 @@ void flush(shard_pointer self) {
   for (const auto& ev : st.in_flight) {
     hits.clear();
     table.matcher->match(ev, hits);
+    std::string loop_note;
     for (auto i : hits) {
       const auto& trig = table.triggers[i];
       if (!trig.enabled)
+        continue;
+      if (trig.def != nullptr && trig.def->ignore_self
+          && ev.received_by == emitted_by(trig.name))
         continue;
       run_record run;
       run.id = make_run_id(ev.seq, trig.name);
@@ -62,6 +87,12 @@ void flush(shard_pointer self) {
       run.event_type = ev.type;
       run.created_ns = now;
       run.transition(run_state::pending, now, "matched");
+      if (ev.depth > st.cfg.max_depth) {
+        if (loop_note.empty())
+          loop_note = loop_chain(st.cfg, ev);
+        run.error = loop_note;
+        run.transition(run_state::dead, now, loop_note);
+      }
       op.runs.push_back(std::move(run));
     }
   }
@@ -108,8 +139,9 @@ router_shard_actor::behavior_type router_shard(shard_pointer self,
         st.busy = false;
         auto table = std::move(st.in_flight_table);
         for (auto& run : created)
-          if (auto* trig = table->find(run.trigger))
-            self->send(trig->governor, admit_atom::value, std::move(run));
+          if (run.current() == run_state::pending)
+            if (auto* trig = table->find(run.trigger))
+              self->send(trig->governor, admit_atom::value, std::move(run));
         flush(self);
       },
       [=](retry_atom) {

@@ -13,6 +13,7 @@
 
 namespace rouse::store {
 class journal;
+class store;
 } // namespace rouse::store
 
 namespace rouse {
@@ -24,6 +25,11 @@ struct router_shard_config {
   trigger_registry_ptr triggers;
   /// Where decisions are written; must outlive the actor.
   store::journal* journal = nullptr;
+  /// For the causation chain of a loop cut at max_depth; must outlive the
+  /// actor. May be null (the chain then names only the event).
+  store::store* db = nullptr;
+  /// Runs for events deeper than this are created dead (node.max_depth).
+  uint32_t max_depth = 8;
 };
 
 /// Returns the checkpoint name of shard `index`.

@@ -138,6 +138,7 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
       ec.kill_grace = def->run.kill_grace;
       ec.output_cap_bytes = cfg_.output_cap_bytes;
       ec.api_url = cfg_.api_url;
+      ec.tokens = cfg_.tokens;
       ec.runner = cfg_.runner;
       t.handler = caf::actor_cast<handler_actor>(
           spawn_exec_handler(*cfg_.sys, std::move(ec)));

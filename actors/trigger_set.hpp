@@ -44,6 +44,8 @@ struct trigger_set_config {
   /// Passed to exec handlers.
   uint64_t output_cap_bytes = 64 * 1024;
   std::string api_url;
+  /// Issues each run's ROUSE_RUN_TOKEN; may be null (no token).
+  std::shared_ptr<const api::run_tokens> tokens;
   /// Handler actors registered by an embedding program, by name.
   std::vector<std::pair<std::string, handler_actor>> actor_handlers;
   /// Number of router shards (explain tells "not routed yet" from their

@@ -42,6 +42,10 @@ std::string run_wakeup_owner(std::string_view run_id) {
   return owner;
 }
 
+std::string emitted_by(std::string_view trigger) {
+  return "run:" + std::string{trigger};
+}
+
 std::string make_run_id(uint64_t event_seq, std::string_view trigger) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx",

@@ -168,6 +168,10 @@ typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
            x.event_seq, x.due_ns);
 }
 
+/// The `received_by` of events emitted by a run of `trigger` (API calls with
+/// the run's token): "run:<trigger>".
+std::string emitted_by(std::string_view trigger);
+
 /// Returns the run id for (event seq, trigger): "<seq as 16 hex
 /// digits>-<trigger>". Trigger names are restricted to [A-Za-z0-9_.-] by the
 /// config, so ids are URL-safe.

@@ -268,6 +268,29 @@ private:
     }
     for (auto& ev : *events)
       ev.received_by = "api";
+    if (const auto* token = req.find_header("Rouse-Run-Token")) {
+      // An event emitted by a run: one step deeper than the run's event.
+      std::optional<std::string> run_id;
+      if (cfg_.tokens != nullptr)
+        run_id = cfg_.tokens->verify(*token);
+      auto run = run_id ? cfg_.db->get_run(*run_id)
+                        : caf::expected<std::optional<run_record>>{
+                            std::optional<run_record>{}};
+      if (!run)
+        return respond(error(500, describe(run.error())));
+      if (!*run)
+        return reject(respond, 401, "bad_run_token",
+                      "Rouse-Run-Token is not the token of a run of this "
+                      "server (tokens end when the server restarts)");
+      auto parent = cfg_.db->get_event((*run)->event_seq);
+      if (!parent)
+        return respond(error(500, describe(parent.error())));
+      for (auto& ev : *events) {
+        ev.received_by = emitted_by((*run)->trigger);
+        ev.depth = *parent ? (*parent)->depth + 1 : 1;
+        ev.cause = *parent ? (*parent)->id : (*run)->event_id;
+      }
+    }
     store::append_op op;
     op.events = std::move(*events);
     op.done = answer_append(std::move(respond), received_, duplicates_,

@@ -3,6 +3,7 @@
 // journal's queue, and queries are short LMDB reads on the I/O thread.
 #pragma once
 
+#include "runtime/api/run_token.hpp"
 #include "runtime/http/message.hpp"
 #include "runtime/store/journal.hpp"
 
@@ -95,6 +96,10 @@ struct api_config {
   /// Serves /api/triggers and /api/events/{id}/explain; those answer 404 when
   /// null. Must outlive the handler.
   trigger_admin* admin = nullptr;
+  /// Verifies Rouse-Run-Token headers: events posted with a run's token
+  /// carry causation from that run's event (depth + 1). Without it (null) the
+  /// header is rejected. Must outlive the handler.
+  const run_tokens* tokens = nullptr;
   /// Serves GET /api/schedules (called with an empty id: every schedule) and
   /// GET /api/schedules/{id}. Called from any HTTP thread. Optional.
   std::function<admin_reply(std::string_view id)> schedules;

@@ -183,9 +183,10 @@ private:
     if (!expect_map(f, "a map of node settings"))
       return;
     auto& node = cfg_.node;
-    auto m = read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
-                          "durability", "dedup_window", "map_size", "max_body",
-                          "http_threads", "output_cap", "max_running"});
+    auto m =
+        read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
+                     "durability", "dedup_window", "map_size", "max_body",
+                     "http_threads", "output_cap", "max_running", "max_depth"});
     if (auto v = find(m, "name"))
       if (auto s = get_string(*v)) {
         if (is_valid_name(*s))
@@ -258,6 +259,9 @@ private:
     if (auto v = find(m, "max_running"))
       if (auto n = get_uint(*v, 1, 256))
         node.max_running = static_cast<uint32_t>(*n);
+    if (auto v = find(m, "max_depth"))
+      if (auto n = get_uint(*v, 1, 1000))
+        node.max_depth = static_cast<uint32_t>(*n);
   }
 
   // --- sources --------------------------------------------------------------
@@ -314,8 +318,8 @@ private:
       trg.line = value.key_mark.line + 1;
       if (!expect_map(value, "a map with on and run"))
         continue;
-      auto m =
-          read_map(value, {"on", "run", "concurrency", "retry", "enabled"});
+      auto m = read_map(value, {"on", "run", "concurrency", "retry", "enabled",
+                                "ignore_self"});
       bool ok = true;
       if (auto on = find(m, "on"))
         ok &= load_on(*on, trg);
@@ -332,6 +336,12 @@ private:
       if (auto v = find(m, "enabled")) {
         if (auto b = get_bool(*v))
           trg.enabled = *b;
+        else
+          ok = false;
+      }
+      if (auto v = find(m, "ignore_self")) {
+        if (auto b = get_bool(*v))
+          trg.ignore_self = *b;
         else
           ok = false;
       }

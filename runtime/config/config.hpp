@@ -67,6 +67,11 @@ struct node_config {
   /// 128. Runs over it stay pending and start in order as others finish; the
   /// bound keeps the handler processes (4 descriptors each) within limits.
   uint32_t max_running = 128;
+  /// Causation depth above which an event emitted by runs (through the API
+  /// with a run token) is not run: every run it would start goes to the
+  /// dead-letter queue with the chain of events that led to it, 1..1000.
+  /// Default 8.
+  uint32_t max_depth = 8;
 };
 
 /// One configured source. Its parameters are kept as YAML text until the
@@ -135,6 +140,8 @@ struct trigger_config {
   retry_policy retry;
   /// A disabled trigger is loaded and validated but matches nothing.
   bool enabled = true;
+  /// Events emitted by this trigger's own runs do not start it again.
+  bool ignore_self = false;
   /// 1-based line of the trigger's key in the file; 0 for a trigger that
   /// came from the API.
   int line = 0;

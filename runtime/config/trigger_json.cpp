@@ -189,9 +189,10 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
     return make_error(errc::invalid_input,
                       "expected a JSON object with name, on and run, got "
                           + type_name(root));
-  if (auto err = expect_keys(obj, "",
-                             {"name", "on", "run", "concurrency", "retry",
-                              "enabled", "origin", "file", "line"}))
+  if (auto err =
+          expect_keys(obj, "",
+                      {"name", "on", "run", "concurrency", "retry", "enabled",
+                       "ignore_self", "origin", "file", "line"}))
     return err;
   trigger_config trg;
   element v;
@@ -280,6 +281,12 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
       return fail("enabled", "expected true or false, got " + type_name(v));
     trg.enabled = b;
   }
+  if (obj["ignore_self"].get(v) == simdjson::SUCCESS) {
+    bool b = false;
+    if (v.get_bool().get(b) != simdjson::SUCCESS)
+      return fail("ignore_self", "expected true or false, got " + type_name(v));
+    trg.ignore_self = b;
+  }
   return trg;
 }
 
@@ -330,6 +337,8 @@ std::string to_json(const trigger_config& trg) {
       .field("jitter", trg.retry.jitter);
   w.raw("retry", retry.finish());
   w.field("enabled", trg.enabled);
+  if (trg.ignore_self)
+    w.field("ignore_self", true);
   return w.finish();
 }
 

@@ -197,6 +197,11 @@ int emit(const server_target& target, const emit_args& args) {
   req.method = "POST";
   req.target = "/api/events";
   req.body = w.finish();
+  // Inside a run: the event carries causation from the run's event, so the
+  // server can cut loops (node.max_depth).
+  if (const char* token = std::getenv("ROUSE_RUN_TOKEN");
+      token != nullptr && *token != '\0')
+    req.headers.push_back({"Rouse-Run-Token", token});
   auto r = call(target, std::move(req));
   if (!r)
     return 1;
