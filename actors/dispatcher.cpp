@@ -45,6 +45,9 @@ struct dispatcher_state {
   std::unordered_set<std::string> cancelled;
   /// Runs waiting for an event, by run id.
   std::unordered_map<std::string, std::shared_ptr<const match::matcher>> waits;
+  /// Sleeps asked for by running runs through the API (`rouse wake-me`):
+  /// (due, state) applied when the attempt succeeds without its own wait.
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> wake_me;
   /// Wakes sleeping runs and times out waits (linked: it ends with us).
   timer_service_actor timers;
   static inline const char* name = "dispatcher";
@@ -507,6 +510,16 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         run.output_truncated = outcome.output_truncated;
         run.error = outcome.error;
         run.finished_ns = outcome.finished_ns > 0 ? outcome.finished_ns : now;
+        if (auto i = self->state.wake_me.find(run.id);
+            i != self->state.wake_me.end()) {
+          if (outcome.ok && outcome.wait_kind == run_wait::none) {
+            outcome.wait_kind = run_wait::sleep;
+            outcome.wait_due_ns = i->second.first;
+            if (outcome.state.empty())
+              outcome.state = std::move(i->second.second);
+          }
+          self->state.wake_me.erase(i);
+        }
         if (outcome.ok && outcome.wait_kind != run_wait::none) {
           go_waiting(self, std::move(run), std::move(outcome), now);
           return;
@@ -576,6 +589,21 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
       },
       [=](wake_atom, wake_request& req, run_reply& reply) {
         wake(self, std::move(req), std::move(reply));
+      },
+      [=](wake_me_atom, std::string& run_id, int64_t due_ns, std::string& state,
+          run_reply& reply) {
+        auto& st = self->state;
+        if (st.active_ids.count(run_id) == 0) {
+          answer(reply, 409,
+                 error_body("run \"" + run_id
+                            + "\" is not running here; wake-me is for a "
+                              "run's own process"));
+          return;
+        }
+        st.wake_me[run_id] = {due_ns, std::move(state)};
+        json::object_writer w;
+        w.field("run", run_id).field("wake_at", json::format_rfc3339(due_ns));
+        answer(reply, 200, w.finish());
       },
       [=](cancel_atom, std::string& run_id, run_reply& reply) {
         cancel(self, run_id, std::move(reply));

@@ -425,6 +425,12 @@ void trigger_set::run_wake(std::string_view run_id, api::admin_done done) {
                  to_run_reply(std::move(done)));
 }
 
+void trigger_set::run_wake_me(std::string_view run_id, int64_t due_ns,
+                              std::string state_json, api::admin_done done) {
+  caf::anon_send(cfg_.dispatcher, wake_me_atom::value, std::string{run_id},
+                 due_ns, std::move(state_json), to_run_reply(std::move(done)));
+}
+
 void trigger_set::run_cancel(std::string_view run_id, api::admin_done done) {
   caf::anon_send(cfg_.dispatcher, cancel_atom::value, std::string{run_id},
                  to_run_reply(std::move(done)));

@@ -81,6 +81,8 @@ public:
   void dlq_drop(std::string_view run_id, api::admin_done done) override;
   void run_wake(std::string_view run_id, api::admin_done done) override;
   void run_cancel(std::string_view run_id, api::admin_done done) override;
+  void run_wake_me(std::string_view run_id, int64_t due_ns,
+                   std::string state_json, api::admin_done done) override;
   api::admin_reply explain(std::string_view event_id,
                            std::optional<std::string_view> source) override;
 

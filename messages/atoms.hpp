@@ -40,6 +40,9 @@ using fire_atom = caf::atom_constant<caf::atom("fire")>;
 /// To the dispatcher: wake a waiting run (its wakeup fired, an event matched
 /// its wait, or someone asked).
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// To the dispatcher, from a running run (`rouse wake-me`): when this attempt
+/// succeeds without asking for a wait itself, sleep until the given time.
+using wake_me_atom = caf::atom_constant<caf::atom("wakeme")>;
 /// To the dispatcher: cancel a waiting, pending or retrying run.
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 /// To the dispatcher: watch for the event a stored waiting run waits for

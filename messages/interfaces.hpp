@@ -56,6 +56,7 @@ using dispatcher_actor = caf::typed_actor<
     caf::reacts_to<waited_atom, bool, run_record>,
     caf::reacts_to<wake_atom, wake_request, run_reply>,
     caf::reacts_to<cancel_atom, std::string, run_reply>,
+    caf::reacts_to<wake_me_atom, std::string, int64_t, std::string, run_reply>,
     caf::reacts_to<settled_atom, bool, run_record, run_reply, int64_t>,
     caf::reacts_to<wait_atom, run_record>,
     caf::reacts_to<route_atom, uint64_t, std::vector<event>>>;

@@ -3,11 +3,16 @@
 #include "runtime/api/api.hpp"
 
 #include "runtime/api/render.hpp"
+#include "runtime/config/parse.hpp"
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
+
+#include "messages/clock.hpp"
+
+#include <simdjson.h>
 
 #include <charconv>
 #include <memory>
@@ -158,10 +163,13 @@ public:
       }
       auto action = rest.substr(slash + 1);
       auto id = rest.substr(0, slash);
-      if (cfg_.admin == nullptr || (action != "wake" && action != "cancel"))
+      if (cfg_.admin == nullptr
+          || (action != "wake" && action != "cancel" && action != "wake-me"))
         return respond(error(404, "no such endpoint: " + path));
       if (req.method != "POST")
         return respond(method_not_allowed("POST"));
+      if (action == "wake-me")
+        return wake_me(req, id, std::move(respond));
       if (action == "wake")
         return cfg_.admin->run_wake(id, deliver(std::move(respond)));
       return cfg_.admin->run_cancel(id, deliver(std::move(respond)));
@@ -240,6 +248,46 @@ private:
               std::string_view message) {
     cfg_.metrics->events_rejected.inc(metrics::label("reason", reason));
     respond(error(status, message));
+  }
+
+  // POST /api/runs/{id}/wake-me {"in": "5m", "state": ...}: only the run's
+  // own process (its Rouse-Run-Token) may ask.
+  void wake_me(const http::request& req, std::string_view id,
+               http::responder respond) {
+    const auto* token = req.find_header("Rouse-Run-Token");
+    std::optional<std::string> run_id;
+    if (token != nullptr && cfg_.tokens != nullptr)
+      run_id = cfg_.tokens->verify(*token);
+    if (!run_id || *run_id != id)
+      return respond(error(401, "wake-me needs the run's own "
+                                "Rouse-Run-Token ($ROUSE_RUN_TOKEN)"));
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    simdjson::dom::object obj;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS
+        || doc.get_object().get(obj) != simdjson::SUCCESS)
+      return respond(error(400, "body must be a JSON object such as "
+                                "{\"in\": \"5m\"}"));
+    std::string_view in;
+    std::string state;
+    for (auto [key, value] : obj) {
+      if (key == "in" && value.get_string().get(in) == simdjson::SUCCESS)
+        continue;
+      if (key == "state") {
+        state = simdjson::minify(value);
+        continue;
+      }
+      return respond(error(400, "unknown or malformed key \"" + std::string{key}
+                                    + "\" (expected in, state)"));
+    }
+    auto d = config::parse_duration(in);
+    if (in.empty() || !d)
+      return respond(error(400, "\"in\" must be a duration such as \"5m\""));
+    auto due =
+        wall_clock_ns()
+        + std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+    cfg_.admin->run_wake_me(id, due, std::move(state),
+                            deliver(std::move(respond)));
   }
 
   void ingest(http::request&& req, http::responder respond) {

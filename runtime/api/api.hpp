@@ -68,6 +68,12 @@ public:
   /// ROUSE_RESUME=wake.
   virtual void run_wake(std::string_view run_id, admin_done done) = 0;
 
+  /// POST /api/runs/{run_id}/wake-me (with that run's token): when the
+  /// running attempt succeeds without a wait of its own, it sleeps until
+  /// `due_ns` and resumes with `state_json`.
+  virtual void run_wake_me(std::string_view run_id, int64_t due_ns,
+                           std::string state_json, admin_done done) = 0;
+
   /// POST /api/runs/{run_id}/cancel: a waiting, pending or retrying run ends
   /// as cancelled.
   virtual void run_cancel(std::string_view run_id, admin_done done) = 0;

@@ -430,6 +430,40 @@ int dlq(const server_target& target, const dlq_args& args) {
   return 0;
 }
 
+int wake_me(const server_target& target, const wake_me_args& args) {
+  const char* run_id = std::getenv("ROUSE_RUN_ID");
+  const char* token = std::getenv("ROUSE_RUN_TOKEN");
+  if (run_id == nullptr || token == nullptr || *run_id == '\0') {
+    std::cerr << "rouse: wake-me works only inside a run (ROUSE_RUN_ID and "
+                 "ROUSE_RUN_TOKEN are not set)\n";
+    return 2;
+  }
+  json::object_writer w;
+  w.field("in", args.in);
+  if (!args.state.empty()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(args.state).get(doc) != simdjson::SUCCESS) {
+      std::cerr << "rouse: --state is not valid JSON\n";
+      return 2;
+    }
+    w.raw("state", args.state);
+  }
+  http::client_request req;
+  req.method = "POST";
+  req.target = "/api/runs/" + url_encode(run_id) + "/wake-me";
+  req.body = w.finish();
+  req.headers.push_back({"Rouse-Run-Token", token});
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  std::cout << "run " << run_id << " sleeps for " << args.in
+            << " after this attempt\n";
+  return 0;
+}
+
 int timers(const server_target& target, const timers_args& args) {
   http::client_request req;
   req.target = "/api/schedules";

@@ -99,6 +99,17 @@ struct dlq_args {
 };
 int dlq(const server_target& target, const dlq_args& args);
 
+struct wake_me_args {
+  /// A duration such as "5m".
+  std::string in;
+  /// JSON handed back on resume ("" for none).
+  std::string state;
+};
+/// Inside a run: asks the server (ROUSE_API, ROUSE_RUN_ID, ROUSE_RUN_TOKEN)
+/// to put this run to sleep for `in` once its process exits 0, and to resume
+/// it then with ROUSE_RESUME=sleep. Exit 2 outside a run.
+int wake_me(const server_target& target, const wake_me_args& args);
+
 struct timers_args {
   /// Empty: every schedule; else one cron source's ticks.
   std::string id;

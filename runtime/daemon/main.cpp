@@ -174,6 +174,17 @@ int main(int argc, char** argv) {
     add_client_options(sub);
   }
 
+  wake_me_args wma;
+  auto* wake_me_cmd = app.add_subcommand(
+      "wake-me", "Inside a run: sleep for a while after this attempt exits 0, "
+                 "then resume with ROUSE_RESUME=sleep (a control file's own "
+                 "sleep or wait_for takes precedence)");
+  wake_me_cmd->add_option("--in", wma.in, "How long to sleep, e.g. 5m")
+      ->required();
+  wake_me_cmd->add_option("--state", wma.state,
+                          "JSON handed back on stdin when the run resumes");
+  add_client_options(wake_me_cmd);
+
   timers_args tma;
   auto* timers_cmd = app.add_subcommand(
       "timers", "List the cron schedules with their next fire time and tick "
@@ -257,6 +268,8 @@ int main(int argc, char** argv) {
     return explain(target, xa);
   if (timers_cmd->parsed())
     return timers(target, tma);
+  if (wake_me_cmd->parsed())
+    return wake_me(target, wma);
   for (auto* sub : {dlq_ls, dlq_show, dlq_replay, dlq_drop})
     if (sub->parsed()) {
       da.command = sub->get_name();

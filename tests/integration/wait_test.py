@@ -8,6 +8,7 @@ wait_for) the matching event on stdin:
 - wait_for whose event arrived while the handler still ran (before the wait was
   registered): the lookback from the start of the attempt finds it;
 - wait_for with a timeout: resumes with ROUSE_RESUME=timeout;
+- `rouse wake-me --in 1s` from inside a run puts it to sleep after it exits;
 - `rouse runs wake` wakes early (ROUSE_RESUME=wake), `rouse runs cancel` cancels, and
   both answer an error for a run that is not waiting;
 - a malformed control file fails the run with the reason."""
@@ -57,6 +58,11 @@ elif kind == "lookback":
     out = {"wait_for": {"pattern": pattern}, "state": {"key": key}}
 elif kind == "timeout":
     out = {"wait_for": {"pattern": pattern, "timeout": "1s"}, "state": {"key": key}}
+elif kind == "wakeme":
+    import subprocess
+    r = subprocess.run(["{rouse}", "wake-me", "--in", "1s", "--state", '{"w": 1}'],
+                       capture_output=True, text=True, timeout=30)
+    sys.exit(0 if r.returncode == 0 else 3)
 elif kind == "forever":
     out = {"wait_for": {"pattern": pattern}}
 else:
@@ -119,7 +125,8 @@ def check_resumed_once(srv, run_id, reason):
 def main():
     args = parse_args(__doc__)
     srv = RouseServer(args.rouse, TRIGGERS, name="wait", keep=args.keep)
-    srv.write_script("handler.py", HANDLER.replace("{dir}", srv.dir))
+    srv.write_script("handler.py", HANDLER.replace("{dir}", srv.dir).replace(
+        "{rouse}", os.path.abspath(args.rouse)))
     srv.start()
 
     # --- sleep, SIGKILL during the sleep, restart ---
@@ -193,6 +200,14 @@ def main():
     check("cannot be cancelled" in out, "cancelling twice: %r" % out)
     r = srv.request("POST", "/api/runs/no-such-run/wake")
     check_eq(r.status, 404, "waking an unknown run")
+
+    # --- rouse wake-me from inside the run ---
+    napper = start_work(srv, "n-1", "wakeme", "n1")
+    run = wait_state(srv, napper, "succeeded", timeout=30)
+    lines = check_resumed_once(srv, napper, "sleep")
+    check_eq(lines[1]["stdin"]["state"], {"w": 1}, "state given to wake-me")
+    out = cli(srv, "wake-me", "--in", "1s", expect=2)
+    check("only inside a run" in out, "wake-me outside a run: %r" % out)
 
     # --- a malformed control file fails the run ---
     bad = start_work(srv, "b-1", "bad")
