@@ -227,22 +227,50 @@ int emit(const server_target& target, const emit_args& args) {
   return 0;
 }
 
+// Sends an action (wake, cancel, replay, ...) and prints the server's JSON
+// answer with --json, else `done_line`; returns the exit code.
+int post_action(const server_target& target, http::client_request req,
+                bool json, const std::string& done_line) {
+  req.method = "POST";
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  std::cout << (json ? r->body : done_line) << "\n";
+  return 0;
+}
+
+// Fetches a JSON document. Returns the exit code when the command is done
+// (server unreachable, an error answer, or the body printed for --json);
+// otherwise nullopt, with `doc` parsed into `parser`.
+std::optional<int> get_document(const server_target& target,
+                                http::client_request req, bool json,
+                                simdjson::dom::parser& parser,
+                                simdjson::dom::element& doc) {
+  auto r = call(target, std::move(req));
+  if (!r)
+    return 1;
+  if (r->status != 200)
+    return report_error(*r);
+  if (json) {
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
+    std::cerr << "rouse: the server's answer is not JSON\n";
+    return 1;
+  }
+  return std::nullopt;
+}
+
 int runs(const server_target& target, const runs_args& args) {
   http::client_request req;
   if (!args.action.empty()) {
-    req.method = "POST";
     req.target = "/api/runs/" + url_encode(args.run_id) + "/" + args.action;
-    auto r = call(target, std::move(req));
-    if (!r)
-      return 1;
-    if (r->status != 200)
-      return report_error(*r);
-    if (args.json)
-      std::cout << r->body << "\n";
-    else
-      std::cout << (args.action == "wake" ? "woke run " : "cancelled run ")
-                << args.run_id << "\n";
-    return 0;
+    return post_action(target, std::move(req), args.json,
+                       (args.action == "wake" ? "woke run " : "cancelled run ")
+                           + args.run_id);
   }
   if (!args.run_id.empty()) {
     req.target = "/api/runs/" + args.run_id;
@@ -260,21 +288,10 @@ int runs(const server_target& target, const runs_args& args) {
       req.target += "&state=" + args.state;
     }
   }
-  auto r = call(target, std::move(req));
-  if (!r)
-    return 1;
-  if (r->status != 200)
-    return report_error(*r);
-  if (args.json) {
-    std::cout << r->body << "\n";
-    return 0;
-  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
-    std::cerr << "rouse: the server's answer is not JSON\n";
-    return 1;
-  }
+  if (auto done = get_document(target, std::move(req), args.json, parser, doc))
+    return *done;
   if (!args.run_id.empty()) {
     for (const char* key :
          {"id", "trigger", "event_id", "event_type", "state", "attempt",
@@ -304,7 +321,7 @@ int runs(const server_target& target, const runs_args& args) {
   }
   simdjson::dom::array list;
   if (doc["runs"].get_array().get(list) != simdjson::SUCCESS) {
-    std::cerr << "rouse: unexpected answer: " << r->body << "\n";
+    std::cerr << "rouse: unexpected answer: " << simdjson::minify(doc) << "\n";
     return 1;
   }
   std::printf("%-36s %-20s %-10s %7s %5s  %s\n", "RUN", "TRIGGER", "STATE",
@@ -415,19 +432,11 @@ int dlq(const server_target& target, const dlq_args& args) {
     return runs(target, ra);
   }
   http::client_request req;
-  req.method = "POST";
   req.target = "/api/dlq/" + url_encode(args.run_id) + "/" + args.command;
-  auto r = call(target, std::move(req));
-  if (!r)
-    return 1;
-  if (r->status != 200)
-    return report_error(*r);
-  if (args.json)
-    std::cout << r->body << "\n";
-  else
-    std::cout << (args.command == "replay" ? "replayed run " : "dropped run ")
-              << args.run_id << "\n";
-  return 0;
+  return post_action(
+      target, std::move(req), args.json,
+      (args.command == "replay" ? "replayed run " : "dropped run ")
+          + args.run_id);
 }
 
 int wake_me(const server_target& target, const wake_me_args& args) {
@@ -450,18 +459,12 @@ int wake_me(const server_target& target, const wake_me_args& args) {
     w.raw("state", args.state);
   }
   http::client_request req;
-  req.method = "POST";
   req.target = "/api/runs/" + url_encode(run_id) + "/wake-me";
   req.body = w.finish();
   req.headers.push_back({"Rouse-Run-Token", token});
-  auto r = call(target, std::move(req));
-  if (!r)
-    return 1;
-  if (r->status != 200)
-    return report_error(*r);
-  std::cout << "run " << run_id << " sleeps for " << args.in
-            << " after this attempt\n";
-  return 0;
+  return post_action(target, std::move(req), false,
+                     "run " + std::string{run_id} + " sleeps for " + args.in
+                         + " after this attempt");
 }
 
 int timers(const server_target& target, const timers_args& args) {
@@ -469,21 +472,10 @@ int timers(const server_target& target, const timers_args& args) {
   req.target = "/api/schedules";
   if (!args.id.empty())
     req.target += "/" + url_encode(args.id);
-  auto r = call(target, std::move(req));
-  if (!r)
-    return 1;
-  if (r->status != 200)
-    return report_error(*r);
-  if (args.json) {
-    std::cout << r->body << "\n";
-    return 0;
-  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
-    std::cerr << "rouse: the server's answer is not JSON\n";
-    return 1;
-  }
+  if (auto done = get_document(target, std::move(req), args.json, parser, doc))
+    return *done;
   auto first_next = [](simdjson::dom::element s) {
     simdjson::dom::array next;
     std::string_view t;
@@ -544,21 +536,13 @@ int explain(const server_target& target, const explain_args& args) {
   req.target = "/api/events/" + url_encode(args.event_id) + "/explain";
   if (!args.source.empty())
     req.target += "?source=" + url_encode(args.source);
-  auto r = call(target, std::move(req));
-  if (!r)
-    return 1;
-  if (r->status != 200)
-    return report_error(*r);
-  if (args.json) {
-    std::cout << r->body << "\n";
-    return 0;
-  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
+  if (auto done = get_document(target, std::move(req), args.json, parser, doc))
+    return *done;
   simdjson::dom::array events;
-  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS
-      || doc["events"].get_array().get(events) != simdjson::SUCCESS) {
-    std::cerr << "rouse: unexpected answer: " << r->body << "\n";
+  if (doc["events"].get_array().get(events) != simdjson::SUCCESS) {
+    std::cerr << "rouse: unexpected answer: " << simdjson::minify(doc) << "\n";
     return 1;
   }
   for (auto ev : events) {

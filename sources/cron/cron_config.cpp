@@ -6,6 +6,7 @@
 #include "runtime/config/parse.hpp"
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
+#include "sources/source_params.hpp"
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -17,49 +18,6 @@
 namespace rouse::sources::cron {
 
 namespace {
-
-/// Collects the problems of one source's parameters.
-struct reader {
-  const config::config& cfg;
-  const config::source_config& src;
-  std::vector<config::diagnostic>& errors;
-
-  void error(std::string_view key, const std::string& message) {
-    int line = src.line;
-    auto top = key.substr(0, key.find('.'));
-    for (const auto& [k, l] : src.param_lines)
-      if (k == top)
-        line = l;
-    config::diagnostic d;
-    d.file = cfg.file;
-    d.line = line;
-    d.column = 1;
-    d.message = "sources." + src.name
-                + (key.empty() ? std::string{} : "." + std::string{key}) + ": "
-                + message;
-    errors.push_back(std::move(d));
-  }
-
-  std::optional<std::string> scalar(const YAML::Node& n, std::string_view key) {
-    if (n.IsScalar())
-      return n.Scalar();
-    error(key, "expected a string");
-    return std::nullopt;
-  }
-
-  std::optional<std::chrono::nanoseconds> duration(const YAML::Node& n,
-                                                   std::string_view key) {
-    auto s = scalar(n, key);
-    if (!s)
-      return std::nullopt;
-    auto d = config::parse_duration(*s);
-    if (!d) {
-      error(key, describe(d.error()));
-      return std::nullopt;
-    }
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
-  }
-};
 
 std::string known_list(const std::set<std::string>& known) {
   std::string list;
@@ -77,7 +35,7 @@ load_cron_sources(const config::config& cfg,
   for (const auto& src : cfg.sources) {
     if (src.kind != "cron")
       continue;
-    reader r{cfg, src, errors};
+    param_reader r{cfg, src, errors};
     auto before = errors.size();
     YAML::Node params;
     try {

@@ -4,6 +4,8 @@
 // the same push reported by a local git hook is one event.
 #include "sources/webhook/webhook_source.hpp"
 
+#include "sources/source_params.hpp"
+
 #include "messages/errc.hpp"
 #include "runtime/api/api.hpp"
 #include "runtime/json/cloudevent.hpp"
@@ -32,34 +34,7 @@ namespace {
 
 namespace wh = ::rouse::webhook;
 
-/// Collects the problems of one source's parameters.
-struct param_reader {
-  const config::config& cfg;
-  const config::source_config& src;
-  std::vector<config::diagnostic>& errors;
-
-  void error(std::string_view key, const std::string& message) {
-    int line = src.line;
-    for (const auto& [k, l] : src.param_lines)
-      if (k == key)
-        line = l;
-    config::diagnostic d;
-    d.file = cfg.file;
-    d.line = line;
-    d.column = 1;
-    d.message = "sources." + src.name
-                + (key.empty() ? std::string{} : "." + std::string{key}) + ": "
-                + message;
-    errors.push_back(std::move(d));
-  }
-
-  std::optional<std::string> scalar(const YAML::Node& n, std::string_view key) {
-    if (n.IsScalar())
-      return n.Scalar();
-    error(key, "expected a string");
-    return std::nullopt;
-  }
-};
+using sources::param_reader;
 
 bool json_content_type(std::string_view ct) {
   auto semi = ct.find(';');
