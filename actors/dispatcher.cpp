@@ -414,6 +414,64 @@ void settled(dispatcher_pointer self, bool ok, run_record run, run_reply reply,
   answer(reply, 200, w.finish());
 }
 
+// Stores a run its governor decided not to run: skipped (debounced, batched,
+// over a rate, a singleton or a full queue) or dead (rejected by a full queue,
+// so it can be replayed from the dead-letter queue).
+void skip_run(dispatcher_pointer self, run_record run, run_state state,
+              std::string reason) {
+  if (self->state.cancelled.erase(run.id) > 0)
+    return; // stored as cancelled already
+  if (state == run_state::dead)
+    run.error = reason;
+  run.transition(state, wall_clock_ns(), std::move(reason));
+  self->state.cfg.metrics->runs_finished.inc(
+      metrics::label("trigger", run.trigger) + ","
+      + metrics::label("outcome", to_string(state)));
+  store::run_op op;
+  auto id = run.id;
+  op.run = std::move(run);
+  op.done = [id](caf::error err) {
+    if (err)
+      std::cerr << "rouse: storing the skip of run " << id
+                << " failed: " << describe(err) << "\n";
+  };
+  self->state.cfg.journal->submit(std::move(op));
+}
+
+// Stores a batch run (with the seqs of its events) and its members as skipped
+// in one transaction, then admits the batch at its governor again: a crash in
+// between leaves either the members pending (batched again) or the batch.
+void store_batch(dispatcher_pointer self, run_record leader,
+                 std::vector<run_record> members) {
+  auto now = wall_clock_ns();
+  std::string ids;
+  for (auto& m : members) {
+    m.transition(run_state::skipped, now, "batched into run " + leader.id);
+    ids += (ids.empty() ? "" : ", ") + m.id;
+  }
+  leader.transition(
+      run_state::pending, now,
+      "batch of " + std::to_string(leader.flow.batch.size()) + " events"
+          + (ids.empty() ? std::string{} : " (with runs " + ids + ")"));
+  store::run_op op;
+  op.run = leader;
+  op.also = std::move(members);
+  auto ref = find_trigger(self, leader.trigger);
+  governor_actor governor =
+      ref.entry != nullptr ? ref.entry->governor : governor_actor{};
+  op.done = [governor, leader = std::move(leader)](caf::error err) mutable {
+    if (err) {
+      std::cerr << "rouse: storing batch run " << leader.id
+                << " failed: " << describe(err)
+                << "; its runs stay pending until a restart\n";
+      return;
+    }
+    if (governor)
+      caf::anon_send(governor, admit_atom::value, std::move(leader));
+  };
+  self->state.cfg.journal->submit(std::move(op));
+}
+
 dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                                            dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
@@ -438,6 +496,13 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
   self->state.timers = spawn_timer_service(self->system(), std::move(tc));
   self->link_to(self->state.timers);
   return {
+      [=](skip_atom, run_record& run, uint8_t state, std::string& reason) {
+        skip_run(self, std::move(run), static_cast<run_state>(state),
+                 std::move(reason));
+      },
+      [=](batch_atom, run_record& leader, std::vector<run_record>& members) {
+        store_batch(self, std::move(leader), std::move(members));
+      },
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
         if (st.active >= st.cfg.max_running)
@@ -475,6 +540,18 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         req.run_id = run.id;
         req.trigger = run.trigger;
         req.attempt = run.attempt;
+        for (auto seq : run.flow.batch) {
+          if (seq == run.event_seq) {
+            req.batch.push_back(**ev);
+            continue;
+          }
+          auto more = self->state.cfg.db->get_event(seq);
+          if (more && *more)
+            req.batch.push_back(std::move(**more));
+          else
+            std::cerr << "rouse: batch run " << run.id << ": event " << seq
+                      << " is no longer stored; left out\n";
+        }
         req.ev = std::move(**ev);
         if (!run.wait.reason.empty()) {
           req.resume = run.wait.reason;

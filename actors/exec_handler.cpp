@@ -96,7 +96,19 @@ void read_control(const std::string& path, run_outcome& o) {
 
 /// The process's stdin: the event, or on resume `{event, state, wake}`.
 std::string stdin_document(const run_request& req) {
-  auto ev = json::encode_cloudevent(req.ev);
+  std::string ev;
+  if (req.batch.empty()) {
+    ev = json::encode_cloudevent(req.ev);
+  } else {
+    // A batch: the array of its events.
+    ev = "[";
+    for (const auto& one : req.batch) {
+      if (ev.size() > 1)
+        ev += ',';
+      ev += json::encode_cloudevent(one);
+    }
+    ev += ']';
+  }
   if (req.resume.empty())
     return ev;
   std::string doc = "{\"event\":" + ev + ",\"state\":";
@@ -203,6 +215,8 @@ std::vector<std::string> run_environment(const exec_handler_config& cfg,
   env.push_back("ROUSE_EVENT_SOURCE=" + req.ev.source);
   env.push_back("ROUSE_EVENT_SEQ=" + std::to_string(req.ev.seq));
   env.push_back("ROUSE_ATTEMPT=" + std::to_string(req.attempt));
+  if (!req.batch.empty())
+    env.push_back("ROUSE_BATCH_SIZE=" + std::to_string(req.batch.size()));
   if (!req.resume.empty())
     env.push_back("ROUSE_RESUME=" + req.resume);
   if (!cfg.api_url.empty())

@@ -1,10 +1,16 @@
-// Governor behavior: a FIFO of pending runs and a count of running ones.
+// Governor behavior: every message is one scheduler step followed by carrying
+// out its decisions and re-arming the timer. The governor stores nothing
+// itself: runs it holds are `pending` in the store, so after a restart they
+// are admitted again in journal order and the same decisions follow.
 #include "actors/governor.hpp"
+
+#include "runtime/flow/scheduler.hpp"
+
+#include "messages/clock.hpp"
 
 #include <caf/all.hpp>
 
-#include <deque>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace rouse {
 
@@ -12,43 +18,129 @@ namespace {
 
 struct governor_state {
   governor_config cfg;
-  std::deque<run_record> waiting;
-  /// Ids of runs handed to the dispatcher and not yet released.
-  std::unordered_set<std::string> running;
+  std::unique_ptr<flow::scheduler> sched;
+  /// The records of the runs the scheduler holds.
+  std::unordered_map<std::string, run_record> runs;
+  std::vector<flow::decision> out;
+  /// The due time the timer is set for (0: none) and its generation.
+  int64_t armed_ns = 0;
+  uint64_t gen = 0;
   static inline const char* name = "governor";
 };
 
 using governor_pointer = governor_actor::stateful_pointer<governor_state>;
 
-void pump(governor_pointer self) {
+int64_t now_ns(governor_pointer self) {
+  return self->state.cfg.now ? self->state.cfg.now() : wall_clock_ns();
+}
+
+flow::item to_item(const run_record& run) {
+  flow::item x;
+  x.run_id = run.id;
+  x.seq = run.event_seq;
+  x.arrived_ns = run.created_ns;
+  x.keys = run.flow;
+  // Retries, resumed runs and stored batches were decided before.
+  x.fresh = run.attempt == 0 && run.wait.resumes == 0 && run.flow.batch.empty();
+  return x;
+}
+
+/// Removes the record of `id` from the held runs.
+run_record take(governor_pointer self, const std::string& id) {
+  auto& runs = self->state.runs;
+  auto i = runs.find(id);
+  if (i == runs.end())
+    return {};
+  auto run = std::move(i->second);
+  runs.erase(i);
+  return run;
+}
+
+// Carries out the scheduler's decisions, then keeps the timer on the next due
+// one and the node's held count current.
+void carry_out(governor_pointer self) {
   auto& st = self->state;
-  while (
-      !st.waiting.empty()
-      && (st.cfg.concurrency == 0 || st.running.size() < st.cfg.concurrency)) {
-    auto run = std::move(st.waiting.front());
-    st.waiting.pop_front();
-    if (!st.running.insert(run.id).second)
-      continue; // already executing: an admission can arrive twice after
-                // recovery
-    self->send(st.cfg.dispatcher, launch_atom::value, std::move(run));
+  const auto before = static_cast<int64_t>(st.runs.size());
+  auto out = std::move(st.out);
+  st.out.clear();
+  for (auto& d : out) {
+    switch (d.kind) {
+    case flow::decision::launch:
+      self->send(st.cfg.dispatcher, launch_atom::value, take(self, d.run_id));
+      break;
+    case flow::decision::skip:
+    case flow::decision::reject:
+      self->send(st.cfg.dispatcher, skip_atom::value, take(self, d.run_id),
+                 static_cast<uint8_t>(d.kind == flow::decision::skip
+                                          ? run_state::skipped
+                                          : run_state::dead),
+                 std::move(d.reason));
+      break;
+    case flow::decision::batch: {
+      auto leader = take(self, d.run_id);
+      std::vector<run_record> members;
+      leader.flow.batch.push_back(leader.event_seq);
+      for (const auto& id : d.members) {
+        members.push_back(take(self, id));
+        leader.flow.batch.push_back(members.back().event_seq);
+      }
+      self->send(st.cfg.dispatcher, batch_atom::value, std::move(leader),
+                 std::move(members));
+      break;
+    }
+    }
   }
+  if (st.cfg.held)
+    st.cfg.held->fetch_add(static_cast<int64_t>(st.runs.size()) - before);
+  auto due = st.sched->next_due();
+  if (!due || *due == st.armed_ns)
+    return;
+  st.armed_ns = *due;
+  auto wait = std::max<int64_t>(0, *due - now_ns(self));
+  self->delayed_send(self, std::chrono::nanoseconds{wait}, tick_atom::value,
+                     ++st.gen);
 }
 
 governor_actor::behavior_type governor(governor_pointer self,
                                        governor_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->state.sched = std::make_unique<flow::scheduler>(self->state.cfg.policy);
+  self->attach_functor([self] {
+    // Runs held at exit stay pending in the store; uncount them.
+    if (self->state.cfg.held)
+      self->state.cfg.held->fetch_sub(
+          static_cast<int64_t>(self->state.runs.size()));
+  });
   return {
       [=](admit_atom, run_record& run) {
-        self->state.waiting.push_back(std::move(run));
-        pump(self);
+        auto& st = self->state;
+        // An admission can arrive twice after recovery: the first one counts.
+        if (st.sched->knows(run.id))
+          return;
+        auto x = to_item(run);
+        if (st.cfg.held)
+          st.cfg.held->fetch_add(1);
+        auto id = run.id;
+        st.runs.emplace(std::move(id), std::move(run));
+        st.sched->admit(std::move(x), now_ns(self), st.out);
+        carry_out(self);
       },
       [=](release_atom, const std::string& run_id) {
-        self->state.running.erase(run_id);
-        pump(self);
+        self->state.sched->release(run_id, now_ns(self), self->state.out);
+        carry_out(self);
       },
-      [=](limit_atom, uint32_t concurrency) {
-        self->state.cfg.concurrency = concurrency;
-        pump(self);
+      [=](limit_atom, flow_settings& policy) {
+        self->state.cfg.policy = policy;
+        self->state.sched->reconfigure(policy, now_ns(self), self->state.out);
+        carry_out(self);
+      },
+      [=](tick_atom, uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.gen)
+          return;
+        st.armed_ns = 0;
+        st.sched->advance(now_ns(self), st.out);
+        carry_out(self);
       },
   };
 }

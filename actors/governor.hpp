@@ -1,24 +1,31 @@
-// A governor: admits one trigger's pending runs under its flow-control policy.
-// For now the policy is a concurrency limit; rate, debounce, batch and the rest
-// build on this actor.
+// A governor: admits one trigger's pending runs under its flow policies
+// (concurrency, rate, debounce, batch, priority, singleton, queue bound). The
+// decisions come from flow::scheduler; this actor feeds it, keeps the run
+// records it holds, keeps one timer for the next due decision, and sends what
+// was decided to the dispatcher, which stores it.
 #pragma once
 
 #include "messages/interfaces.hpp"
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace rouse {
 
 struct governor_config {
   std::string trigger;
-  /// Most runs of the trigger executing at once; 0 means no limit. Runs over
-  /// the limit wait in memory in arrival order (they are durable as `pending`
-  /// in the store).
-  uint32_t concurrency = 0;
+  flow_settings policy;
   dispatcher_actor dispatcher;
+  /// Runs held by every governor of the node, for backpressure; may be null.
+  std::shared_ptr<std::atomic<int64_t>> held;
+  /// The wall clock in ns (run records carry wall-clock times). Empty: the
+  /// system clock. Tests give a clock that follows the actor system's.
+  std::function<int64_t()> now;
 };
 
 /// Spawns the governor of one trigger.

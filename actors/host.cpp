@@ -48,6 +48,9 @@ struct host::impl {
   dispatcher_actor dispatcher;
   std::shared_ptr<std::atomic<uint32_t>> waits_active =
       std::make_shared<std::atomic<uint32_t>>(0);
+  /// Runs held by all governors (admitted, not yet started or skipped).
+  std::shared_ptr<std::atomic<int64_t>> held =
+      std::make_shared<std::atomic<int64_t>>(0);
   std::vector<router_shard_actor> shards;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -97,6 +100,7 @@ struct host::impl {
     tc.journal = journal.get();
     tc.runner = runner;
     tc.dispatcher = dispatcher;
+    tc.held = held;
     tc.config_file = opts.cfg.file;
     tc.base_dir = opts.cfg.base_dir;
     tc.output_cap_bytes = opts.cfg.node.output_cap_bytes;

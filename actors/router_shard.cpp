@@ -2,6 +2,8 @@
 // checkpoint, then hand the runs that were new to their triggers' governors.
 #include "actors/router_shard.hpp"
 
+#include "runtime/flow/keys.hpp"
+
 #include "runtime/config/config.hpp"
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
@@ -86,6 +88,13 @@ void flush(shard_pointer self) {
       run.event_id = ev.id;
       run.event_type = ev.type;
       run.created_ns = now;
+      if (trig.keys) {
+        std::string warning;
+        run.flow = trig.keys->render(ev, warning);
+        if (!warning.empty())
+          std::cerr << "rouse: trigger \"" << trig.name << "\", event "
+                    << ev.seq << ": " << warning << "\n";
+      }
       run.transition(run_state::pending, now, "matched");
       if (ev.depth > st.cfg.max_depth) {
         if (loop_note.empty())

@@ -6,6 +6,8 @@
 #include "actors/exec_handler.hpp"
 #include "actors/governor.hpp"
 #include "actors/router_shard.hpp"
+#include "runtime/flow/keys.hpp"
+#include "runtime/flow/scheduler.hpp"
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
 #include "runtime/pattern/pattern.hpp"
@@ -147,15 +149,23 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
       t.timeout = std::chrono::milliseconds{0};
     }
   }
+  auto policy = flow::settings_from(def->concurrency, def->flow);
   if (!t.governor) {
     governor_config gc;
     gc.trigger = def->name;
-    gc.concurrency = def->concurrency;
+    gc.policy = policy;
     gc.dispatcher = cfg_.dispatcher;
+    gc.held = cfg_.held;
     t.governor = spawn_governor(*cfg_.sys, std::move(gc));
-  } else if (t.def->concurrency != def->concurrency) {
-    caf::anon_send(t.governor, limit_atom::value, def->concurrency);
+  } else if (flow::settings_from(t.def->concurrency, t.def->flow) != policy) {
+    caf::anon_send(t.governor, limit_atom::value, policy);
   }
+  // Validated when the trigger was loaded; a failure here leaves runs
+  // without keys (one key for the whole trigger).
+  auto keys = flow::key_templates::compile(def->flow);
+  t.keys = keys && keys->any()
+               ? std::make_shared<const flow::key_templates>(std::move(*keys))
+               : nullptr;
   t.def = std::move(def);
   t.origin = std::move(origin);
 }
@@ -168,6 +178,7 @@ void trigger_set::publish() {
     e.name = t.def->name;
     e.enabled = t.def->enabled;
     e.governor = t.governor;
+    e.keys = t.keys;
     e.handler = t.handler;
     e.timeout = t.timeout;
     e.origin = t.origin;

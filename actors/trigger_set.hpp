@@ -10,6 +10,7 @@
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,8 @@ struct trigger_set_config {
   /// Number of router shards (explain tells "not routed yet" from their
   /// checkpoints).
   uint32_t shards = 1;
+  /// Runs held by all governors (backpressure); may be null.
+  std::shared_ptr<std::atomic<int64_t>> held;
 };
 
 /// Thread safety: every member may be called from any thread; changes are
@@ -94,6 +97,7 @@ private:
     governor_actor governor;
     handler_actor handler;
     std::chrono::milliseconds timeout{0};
+    std::shared_ptr<const flow::key_templates> keys;
   };
 
   /// Checks what only the host knows (registered actors); empty if fine.

@@ -18,6 +18,10 @@ namespace rouse::config {
 struct trigger_config;
 } // namespace rouse::config
 
+namespace rouse::flow {
+class key_templates;
+} // namespace rouse::flow
+
 namespace rouse {
 
 /// One trigger as the pipeline sees it.
@@ -33,6 +37,9 @@ struct trigger_entry {
   std::string origin;
   /// The definition as loaded; shared and immutable.
   std::shared_ptr<const config::trigger_config> def;
+  /// The flow-control keys and priority router shards render into each run;
+  /// null when the trigger has none.
+  std::shared_ptr<const flow::key_templates> keys;
 };
 
 /// Rule i of `matcher` is `triggers[i]`.

@@ -28,8 +28,17 @@ using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 /// To an exec handler, from its process runner: a process finished.
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
-/// Sets a governor's concurrency limit (a trigger changed through the API).
+/// Gives a governor new flow policies (its trigger changed).
 using limit_atom = caf::atom_constant<caf::atom("limit")>;
+/// To a governor, from itself: a debounce or batch window closed, or a rate
+/// token came (a generation number tells the live timer from stale ones).
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// To the dispatcher, from a governor: store a run as skipped or dead (flow
+/// control decided not to run it).
+using skip_atom = caf::atom_constant<caf::atom("skip")>;
+/// To the dispatcher, from a governor: store a batch run and its members,
+/// then admit the batch again.
+using batch_atom = caf::atom_constant<caf::atom("batch")>;
 /// To the timer service: these wakeups were committed; hold the soonest.
 using arm_atom = caf::atom_constant<caf::atom("arm")>;
 /// To the timer service: these wakeups' deletion was committed; forget them.

@@ -28,12 +28,15 @@ struct run_request {
   std::string state;
   /// On resume by an event: that event (one element); else empty.
   std::vector<event> wake_event;
+  /// A batch run: every event of the batch in journal order (`ev` is the
+  /// first); empty for a run of one event.
+  std::vector<event> batch;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_request& x) {
   return f(caf::meta::type_name("run_request"), x.run_id, x.trigger, x.attempt,
-           x.ev, x.resume, x.state, x.wake_event);
+           x.ev, x.resume, x.state, x.wake_event, x.batch);
 }
 
 /// What one attempt of a run came to.

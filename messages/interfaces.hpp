@@ -4,6 +4,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/event.hpp"
+#include "messages/flow.hpp"
 #include "messages/handler.hpp"
 #include "messages/run.hpp"
 #include "messages/wakeup.hpp"
@@ -41,7 +42,8 @@ using router_shard_actor =
 using governor_actor =
     caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
                      caf::reacts_to<release_atom, std::string>,
-                     caf::reacts_to<limit_atom, uint32_t>>;
+                     caf::reacts_to<limit_atom, flow_settings>,
+                     caf::reacts_to<tick_atom, uint64_t>>;
 
 /// The answer to a wake or cancel request: an HTTP status and a JSON body.
 /// Called on the dispatcher's thread; local only (never sent to other nodes).
@@ -51,6 +53,8 @@ using run_reply = std::function<void(int, std::string)>;
 /// waiting runs back to pending when they wake.
 using dispatcher_actor = caf::typed_actor<
     caf::reacts_to<launch_atom, run_record>,
+    caf::reacts_to<skip_atom, run_record, uint8_t, std::string>,
+    caf::reacts_to<batch_atom, run_record, std::vector<run_record>>,
     caf::reacts_to<started_atom, bool, run_record>,
     caf::reacts_to<outcome_atom, run_record, run_outcome>,
     caf::reacts_to<waited_atom, bool, run_record>,

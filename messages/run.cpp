@@ -15,12 +15,13 @@ const char* to_string(run_state x) noexcept {
   case run_state::dead: return "dead";
   case run_state::waiting: return "waiting";
   case run_state::cancelled: return "cancelled";
+  case run_state::skipped: return "skipped";
   }
   return "unknown";
 }
 
 std::optional<run_state> parse_run_state(std::string_view name) noexcept {
-  for (uint8_t i = 0; i <= static_cast<uint8_t>(run_state::cancelled); ++i)
+  for (uint8_t i = 0; i <= static_cast<uint8_t>(run_state::skipped); ++i)
     if (name == to_string(static_cast<run_state>(i)))
       return static_cast<run_state>(i);
   return std::nullopt;
@@ -28,7 +29,8 @@ std::optional<run_state> parse_run_state(std::string_view name) noexcept {
 
 bool is_terminal(run_state x) noexcept {
   return x == run_state::succeeded || x == run_state::failed
-         || x == run_state::dead || x == run_state::cancelled;
+         || x == run_state::dead || x == run_state::cancelled
+         || x == run_state::skipped;
 }
 
 void run_record::transition(run_state to, int64_t at_ns, std::string note) {

@@ -32,6 +32,10 @@ enum class run_state : uint8_t {
   waiting = 6,
   /// Cancelled (through the API or CLI) before it finished.
   cancelled = 7,
+  /// Not run by its trigger's flow control: debounced, batched into another
+  /// run, dropped by a rate limit, a singleton or a full queue (the last
+  /// transition says which).
+  skipped = 8,
 };
 
 /// Returns "pending", "running", ... for `x`.
@@ -41,7 +45,7 @@ const char* to_string(run_state x) noexcept;
 std::optional<run_state> parse_run_state(std::string_view name) noexcept;
 
 /// Returns true for states a run never leaves (succeeded, failed, dead,
-/// cancelled).
+/// cancelled, skipped).
 bool is_terminal(run_state x) noexcept;
 
 /// One stored state transition.
@@ -97,6 +101,30 @@ typename Inspector::result_type inspect(Inspector& f, run_wait& x) {
            x.since_seq, x.start_seq, x.state, x.reason, x.event_seq, x.resumes);
 }
 
+/// What the governor of a run's trigger decides by: keys and priority rendered
+/// from the event when the run was created, and the events of a batch.
+struct run_flow {
+  /// Rendered `key` templates of the trigger's policies; empty when the
+  /// policy has no key (or is off).
+  std::string concurrency_key;
+  std::string rate_key;
+  std::string debounce_key;
+  std::string batch_key;
+  std::string singleton_key;
+  /// Rendered `priority` (0 when none).
+  int64_t priority = 0;
+  /// A batch run: the seqs of every event it receives, its own first; empty
+  /// for a run of one event.
+  std::vector<uint64_t> batch;
+  friend bool operator==(const run_flow&, const run_flow&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_flow& x) {
+  return f(caf::meta::type_name("run_flow"), x.concurrency_key, x.rate_key,
+           x.debounce_key, x.batch_key, x.singleton_key, x.priority, x.batch);
+}
+
 /// The owner name of a run's wakeup in the timer service: "run/<id>".
 std::string run_wakeup_owner(std::string_view run_id);
 
@@ -131,6 +159,9 @@ struct run_record {
   /// Sleep, wait and resume details (stored after `history`; records written
   /// before waits existed decode with an empty one).
   run_wait wait;
+  /// Flow-control keys and batch (stored after `wait`; older records decode
+  /// with an empty one).
+  run_flow flow;
 
   run_state current() const noexcept { return static_cast<run_state>(state); }
 
@@ -146,7 +177,7 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
            x.event_id, x.event_type, x.state, x.attempt, x.exit_code,
            x.term_signal, x.stdout_text, x.stderr_text, x.output_truncated,
            x.error, x.created_ns, x.started_ns, x.finished_ns, x.history,
-           x.wait);
+           x.wait, x.flow);
 }
 
 /// Asks the dispatcher to wake a waiting run.

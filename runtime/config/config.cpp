@@ -318,8 +318,9 @@ private:
       trg.line = value.key_mark.line + 1;
       if (!expect_map(value, "a map with on and run"))
         continue;
-      auto m = read_map(value, {"on", "run", "concurrency", "retry", "enabled",
-                                "ignore_self"});
+      auto m = read_map(value, {"on", "run", "concurrency", "rate", "debounce",
+                                "batch", "priority", "singleton", "queue",
+                                "retry", "enabled", "ignore_self"});
       bool ok = true;
       if (auto on = find(m, "on"))
         ok &= load_on(*on, trg);
@@ -331,6 +332,7 @@ private:
         ok = missing(value, "run", "what to run, e.g. run: {exec: [cmd]}");
       if (auto v = find(m, "concurrency"))
         ok &= load_concurrency(*v, trg);
+      ok &= load_flow(value, m, trg.flow);
       if (auto v = find(m, "retry"))
         ok &= load_retry(*v, trg.retry);
       if (auto v = find(m, "enabled")) {
@@ -612,13 +614,22 @@ private:
     constexpr uint64_t max = std::numeric_limits<uint32_t>::max();
     if (f.node.IsMap()) {
       auto errors_before = errors_.size();
-      auto m = read_map(f, {"limit"});
-      if (auto v = find(m, "limit")) {
-        if (auto n = get_uint(*v, 0, max))
-          trg.concurrency = static_cast<uint32_t>(*n);
-      } else {
+      auto m = read_map(f, {"limit", "key"});
+      auto limit = find(m, "limit");
+      std::optional<uint64_t> n;
+      if (limit)
+        n = get_uint(*limit, 0, max);
+      else
         missing(f, "limit", "the number of runs allowed at once");
-      }
+      if (n)
+        trg.concurrency = static_cast<uint32_t>(*n);
+      if (auto v = find(m, "key"))
+        if (auto s = get_key(*v)) {
+          trg.flow.concurrency_key = std::move(*s);
+          if (n == 0u)
+            error(value_mark(*limit), limit->path,
+                  "a key needs a limit of at least 1");
+        }
       return errors_.size() == errors_before;
     }
     if (!f.node.IsScalar()) {
@@ -630,6 +641,211 @@ private:
     if (n)
       trg.concurrency = static_cast<uint32_t>(*n);
     return n.has_value();
+  }
+
+  // --- flow policies --------------------------------------------------------
+
+  /// Loads the flow keys of the trigger map `trg` (entries `m`) into `flow`.
+  bool load_flow(const field& trg, const std::vector<entry>& m,
+                 flow_policy& flow) {
+    bool ok = true;
+    if (auto v = find(m, "rate"))
+      ok &= load_rate(*v, flow.rate);
+    auto debounce = find(m, "debounce");
+    if (debounce)
+      ok &= load_debounce(*debounce, flow.debounce);
+    auto batch = find(m, "batch");
+    if (batch)
+      ok &= load_batch(*batch, flow.batch);
+    if (auto v = find(m, "priority"))
+      ok &= load_priority(*v, flow.priority);
+    if (auto v = find(m, "singleton"))
+      ok &= load_singleton(*v, flow.singleton);
+    if (auto v = find(m, "queue"))
+      ok &= load_queue(*v, flow.queue);
+    if (debounce && batch) {
+      auto before = [](const YAML::Mark& a, const YAML::Mark& b) {
+        return std::pair{a.line, a.column} < std::pair{b.line, b.column};
+      };
+      const auto& second = before(debounce->key_mark, batch->key_mark)
+                               ? batch->key_mark
+                               : debounce->key_mark;
+      error(second, trg.path, "debounce and batch cannot be combined");
+      ok = false;
+    }
+    return ok;
+  }
+
+  bool load_rate(const field& f, flow_policy::rate_policy& rate) {
+    if (!expect_map(f, "a map with limit, per, key, mode"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"limit", "per", "key", "mode"});
+    if (auto v = find(m, "limit")) {
+      if (auto n = get_uint(*v, 1, 1'000'000))
+        rate.limit = static_cast<uint32_t>(*n);
+    } else {
+      missing(f, "limit", "the runs started per `per`, e.g. {limit: 10}");
+    }
+    if (auto v = find(m, "per"))
+      if (auto d = get_positive_duration(*v))
+        rate.per = *d;
+    if (auto v = find(m, "key"))
+      if (auto s = get_key(*v))
+        rate.key = std::move(*s);
+    if (auto v = find(m, "mode"))
+      if (auto i = get_choice(*v, {"delay", "drop"}))
+        rate.mode = static_cast<flow_policy::rate_policy::mode_t>(*i);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_debounce(const field& f, flow_policy::debounce_policy& debounce) {
+    if (!expect_map(f, "a map with period, max_wait, key"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"period", "max_wait", "key"});
+    if (auto v = find(m, "period")) {
+      if (auto d = get_positive_duration(*v))
+        debounce.period = *d;
+    } else {
+      missing(f, "period", "the quiet time that ends a burst, e.g. 5s");
+    }
+    if (auto v = find(m, "max_wait"))
+      if (auto d = get_duration(*v)) {
+        if (d->count() != 0 && debounce.period.count() != 0
+            && *d < debounce.period)
+          error(value_mark(*v), v->path,
+                "must be 0 (no cap) or at least the period ("
+                    + format_duration(debounce.period) + "), got "
+                    + quote(v->node.Scalar()));
+        else
+          debounce.max_wait = *d;
+      }
+    if (auto v = find(m, "key"))
+      if (auto s = get_key(*v))
+        debounce.key = std::move(*s);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_batch(const field& f, flow_policy::batch_policy& batch) {
+    if (!expect_map(f, "a map with max_size, max_wait, key"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"max_size", "max_wait", "key"});
+    if (auto v = find(m, "max_size")) {
+      if (auto n = get_uint(*v, 1, 10'000))
+        batch.max_size = static_cast<uint32_t>(*n);
+    } else {
+      missing(f, "max_size", "the most events one run receives, e.g. 100");
+    }
+    if (auto v = find(m, "max_wait")) {
+      if (auto d = get_positive_duration(*v))
+        batch.max_wait = *d;
+    } else {
+      missing(f, "max_wait", "how long a batch may wait to fill, e.g. 10s");
+    }
+    if (auto v = find(m, "key"))
+      if (auto s = get_key(*v))
+        batch.key = std::move(*s);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_priority(const field& f, flow_policy::priority_policy& priority) {
+    constexpr std::string_view what =
+        "an integer, a \"{{path}}\" template or {value, aging}";
+    if (f.node.IsScalar())
+      return load_priority_value(f, priority.value);
+    if (!f.node.IsMap()) {
+      error(value_mark(f), f.path,
+            "expected " + std::string{what} + ", got " + describe_type(f.node));
+      return false;
+    }
+    if (f.node.size() == 1 && (*f.node.begin()).first.IsMap()) {
+      error(value_mark(f), f.path,
+            "expected " + std::string{what}
+                + ", got a map (quote templates: \"{{...}}\")");
+      return false;
+    }
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"value", "aging"});
+    if (auto v = find(m, "value")) {
+      if (v->node.IsScalar())
+        load_priority_value(*v, priority.value);
+      else
+        get_scalar(*v, "an integer or a \"{{path}}\" template");
+    } else {
+      missing(f, "value", "an integer or a \"{{path}}\" template");
+    }
+    if (auto v = find(m, "aging"))
+      if (auto d = get_positive_duration(*v))
+        priority.aging = *d;
+    return errors_.size() == errors_before;
+  }
+
+  /// Stores the scalar `f` in `value` if it is an integer (normalized) or a
+  /// template with at least one reference.
+  bool load_priority_value(const field& f, std::string& value) {
+    const auto& s = f.node.Scalar();
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (!s.empty() && ec == std::errc{} && ptr == s.data() + s.size()) {
+      value = std::to_string(n);
+      return true;
+    }
+    auto t = tmpl::text_template::parse(s);
+    if (!t) {
+      error(value_mark(f), f.path, describe(t.error()));
+      return false;
+    }
+    if (!t->has_references()) {
+      error(value_mark(f), f.path,
+            "expected an integer or a \"{{path}}\" template, got " + quote(s));
+      return false;
+    }
+    value = s;
+    return true;
+  }
+
+  bool load_singleton(const field& f,
+                      flow_policy::singleton_policy& singleton) {
+    bool b = false;
+    if (f.node.IsScalar() && YAML::convert<bool>::decode(f.node, b)) {
+      singleton.enabled = b;
+      return true;
+    }
+    if (!f.node.IsMap()) {
+      error(value_mark(f), f.path,
+            "expected true, false or {key, mode}, got "
+                + describe_type(f.node));
+      return false;
+    }
+    auto errors_before = errors_.size();
+    singleton.enabled = true;
+    auto m = read_map(f, {"key", "mode"});
+    if (auto v = find(m, "key"))
+      if (auto s = get_key(*v))
+        singleton.key = std::move(*s);
+    if (auto v = find(m, "mode"))
+      if (auto i = get_choice(*v, {"skip", "cancel"}))
+        singleton.mode = static_cast<flow_policy::singleton_policy::mode_t>(*i);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_queue(const field& f, flow_policy::queue_policy& queue) {
+    if (!expect_map(f, "a map with max, on_full"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"max", "on_full"});
+    if (auto v = find(m, "max")) {
+      if (auto n = get_uint(*v, 1, 10'000'000))
+        queue.max = static_cast<uint32_t>(*n);
+    } else {
+      missing(f, "max", "the most runs waiting, e.g. 1000");
+    }
+    if (auto v = find(m, "on_full"))
+      if (auto i = get_choice(*v, {"reject", "drop_oldest", "latest_wins"}))
+        queue.on_full = static_cast<flow_policy::queue_policy::on_full_t>(*i);
+    return errors_.size() == errors_before;
   }
 
   // --- maps -----------------------------------------------------------------
@@ -765,6 +981,52 @@ private:
       return std::nullopt;
     }
     return *d;
+  }
+
+  std::optional<std::chrono::milliseconds>
+  get_positive_duration(const field& f) {
+    auto d = get_duration(f);
+    if (d && d->count() == 0) {
+      error(value_mark(f), f.path,
+            "must be greater than 0, got " + quote(f.node.Scalar()));
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  /// Returns a flow policy's key: a non-empty string that parses as a
+  /// template (a constant is one key for every event).
+  std::optional<std::string> get_key(const field& f) {
+    auto s = get_nonempty_string(f);
+    if (!s)
+      return std::nullopt;
+    if (auto t = tmpl::text_template::parse(*s); !t) {
+      error(value_mark(f), f.path, describe(t.error()));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  /// Returns the index of the scalar `f` in `names`.
+  std::optional<size_t> get_choice(const field& f, key_list names) {
+    std::string expected;
+    size_t i = 0;
+    for (auto name : names) {
+      if (i > 0)
+        expected += i + 1 == names.size() ? " or " : ", ";
+      expected += name;
+      ++i;
+    }
+    auto s = get_scalar(f, expected);
+    if (!s)
+      return std::nullopt;
+    auto it = std::find(names.begin(), names.end(), *s);
+    if (it == names.end()) {
+      error(value_mark(f), f.path,
+            "expected " + expected + ", got " + quote(*s));
+      return std::nullopt;
+    }
+    return static_cast<size_t>(it - names.begin());
   }
 
   std::optional<uint64_t> get_size(const field& f, uint64_t min,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -123,6 +124,81 @@ struct retry_policy {
   double jitter = 0.2;
 };
 
+/// Flow control of one trigger beyond its concurrency limit: the policies its
+/// governor applies between "matched" and "started" (docs/governors.md). A
+/// `key` is a `{{path}}` template rendered against the event at routing time;
+/// empty means the whole trigger is one key. A policy whose main number is 0
+/// (rate.limit, debounce.period, batch.max_size, queue.max) is off.
+struct flow_policy {
+  /// Template of the key `concurrency` counts per; empty: the limit is for
+  /// the whole trigger.
+  std::string concurrency_key;
+
+  /// Token bucket: at most `limit` runs start per `per`, in bursts of up to
+  /// `limit`.
+  struct rate_policy {
+    uint32_t limit = 0;                  ///< 1..1,000,000; 0: no rate limit
+    std::chrono::milliseconds per{1000}; ///< > 0
+    std::string key;
+    /// delay: a run over the rate waits for a token; drop: it is skipped.
+    enum mode_t { delay, drop } mode = delay;
+  } rate;
+
+  /// Runs once with the last event of a burst, after `period` without a new
+  /// one, but never more than `max_wait` after the burst's first event.
+  struct debounce_policy {
+    std::chrono::milliseconds period{0};   ///< > 0 when on
+    std::chrono::milliseconds max_wait{0}; ///< 0: no cap; else >= period
+    std::string key;
+  } debounce;
+
+  /// One run receives up to `max_size` events as an array: the batch starts
+  /// when it is full or `max_wait` after its first event.
+  struct batch_policy {
+    uint32_t max_size = 0;                 ///< 1..10,000; 0: no batching
+    std::chrono::milliseconds max_wait{0}; ///< > 0 when on
+    std::string key;
+  } batch;
+
+  /// Higher priority starts first. `value` is an integer or a template that
+  /// renders to one (empty: no priorities, journal order). Each `aging` a run
+  /// waits adds 1 to its priority, so low priorities are not starved.
+  struct priority_policy {
+    std::string value;
+    std::chrono::milliseconds aging{60'000}; ///< > 0
+  } priority;
+
+  /// At most one run per key queued or running.
+  struct singleton_policy {
+    bool enabled = false;
+    std::string key;
+    /// skip: a new run while one is active is skipped; cancel: the new run
+    /// replaces a queued one (a running one finishes first).
+    enum mode_t { skip, cancel } mode = skip;
+  } singleton;
+
+  /// Bound on the runs waiting for a slot (or a token).
+  struct queue_policy {
+    uint32_t max = 0; ///< 1..10,000,000; 0: no bound but the node's
+    /// reject: the new run goes to the dead-letter queue; drop_oldest: the
+    /// oldest waiting run is skipped; latest_wins: the new run replaces the
+    /// newest waiting run with its key (or the newest waiting run).
+    enum on_full_t { reject, drop_oldest, latest_wins } on_full = reject;
+  } queue;
+
+  friend bool operator==(const flow_policy& a, const flow_policy& b) {
+    auto tie = [](const flow_policy& p) {
+      return std::tie(p.concurrency_key, p.rate.limit, p.rate.per, p.rate.key,
+                      p.rate.mode, p.debounce.period, p.debounce.max_wait,
+                      p.debounce.key, p.batch.max_size, p.batch.max_wait,
+                      p.batch.key, p.priority.value, p.priority.aging,
+                      p.singleton.enabled, p.singleton.key, p.singleton.mode,
+                      p.queue.max, p.queue.on_full);
+    };
+    return tie(a) == tie(b);
+  }
+};
+
 /// One trigger: which events it matches and what it runs for them.
 struct trigger_config {
   /// The trigger's key under `triggers:`.
@@ -136,6 +212,9 @@ struct trigger_config {
   run_config run;
   /// Runs of this trigger allowed at once; 0 means unlimited (the default).
   uint32_t concurrency = 0;
+  /// Rate, debounce, batch, priority, singleton, queue and the concurrency
+  /// key.
+  flow_policy flow;
   /// Retries of failed runs.
   retry_policy retry;
   /// A disabled trigger is loaded and validated but matches nothing.

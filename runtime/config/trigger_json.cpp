@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <limits>
 
 namespace rouse::config {
@@ -80,6 +81,310 @@ caf::expected<std::chrono::milliseconds> get_duration(element e,
   if (!d)
     return fail(path, describe(d.error()));
   return *d;
+}
+
+/// Returns how `e` is named in a message: a number as written, a string
+/// quoted, anything else by its type.
+std::string describe_value(element e) {
+  std::string_view s;
+  if (e.get_string().get(s) == simdjson::SUCCESS)
+    return quote(s);
+  if (e.is_number())
+    return simdjson::minify(e);
+  return type_name(e);
+}
+
+caf::expected<object> get_object(element e, const std::string& path,
+                                 std::string_view what) {
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS)
+    return fail(path, "expected an object with " + std::string{what} + ", got "
+                          + type_name(e));
+  return obj;
+}
+
+caf::expected<uint64_t> get_uint(element e, const std::string& path,
+                                 uint64_t min, uint64_t max) {
+  uint64_t n = 0;
+  if (e.get_uint64().get(n) != simdjson::SUCCESS || n < min || n > max)
+    return fail(path, "expected an integer from " + std::to_string(min) + " to "
+                          + std::to_string(max) + ", got " + describe_value(e));
+  return n;
+}
+
+caf::expected<std::chrono::milliseconds>
+get_positive_duration(element e, const std::string& path) {
+  auto d = get_duration(e, path);
+  if (d && d->count() == 0)
+    return fail(path, "must be greater than 0, got " + describe_value(e));
+  return d;
+}
+
+/// Returns a flow policy's key: a non-empty string that parses as a template.
+caf::expected<std::string> get_key(element e, const std::string& path) {
+  auto s = get_string(e, path);
+  if (!s)
+    return s;
+  if (s->empty())
+    return fail(path, "expected a non-empty string");
+  if (auto t = tmpl::text_template::parse(*s); !t)
+    return fail(path, describe(t.error()));
+  return s;
+}
+
+/// Returns the index of the string `e` in `names`.
+caf::expected<size_t>
+get_choice(element e, const std::string& path,
+           std::initializer_list<std::string_view> names) {
+  std::string expected;
+  size_t i = 0;
+  for (auto name : names) {
+    if (i > 0)
+      expected += i + 1 == names.size() ? " or " : ", ";
+    expected += name;
+    ++i;
+  }
+  std::string_view s;
+  if (e.get_string().get(s) == simdjson::SUCCESS)
+    for (i = 0; i < names.size(); ++i)
+      if (names.begin()[i] == s)
+        return i;
+  return fail(path, "expected " + expected + ", got " + describe_value(e));
+}
+
+/// Sets `out` from the optional member `key` of `obj` with `get`; a member
+/// that fails leaves its error.
+template <class T, class Get>
+caf::error read_member(object obj, std::string_view parent,
+                       std::string_view key, T& out, Get get) {
+  element x;
+  if (obj[key].get(x) != simdjson::SUCCESS)
+    return {};
+  auto value = get(x, std::string{parent} + "." + std::string{key});
+  if (!value)
+    return std::move(value.error());
+  out = static_cast<T>(std::move(*value));
+  return {};
+}
+
+caf::error missing_member(std::string_view parent, std::string_view key,
+                          std::string_view hint) {
+  return fail(std::string{parent} + "." + std::string{key},
+              "missing (" + std::string{hint} + ")");
+}
+
+caf::error parse_concurrency(element v, trigger_config& trg) {
+  element limit = v;
+  object c;
+  std::string path = "concurrency";
+  bool is_object = v.get_object().get(c) == simdjson::SUCCESS;
+  if (is_object) {
+    if (auto err = expect_keys(c, "concurrency", {"limit", "key"}))
+      return err;
+    path = "concurrency.limit";
+    if (c["limit"].get(limit) != simdjson::SUCCESS)
+      return fail(path, "missing (the number of runs allowed at once)");
+  }
+  auto n = get_uint(limit, path, 0, std::numeric_limits<uint32_t>::max());
+  if (!n)
+    return std::move(n.error());
+  trg.concurrency = static_cast<uint32_t>(*n);
+  if (!is_object || c["key"].error() != simdjson::SUCCESS)
+    return {};
+  if (*n == 0)
+    return fail(path, "a key needs a limit of at least 1");
+  return read_member(c, "concurrency", "key", trg.flow.concurrency_key,
+                     get_key);
+}
+
+caf::error parse_rate(element e, flow_policy::rate_policy& rate) {
+  auto obj = get_object(e, "rate", "limit, per, key, mode");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "rate", {"limit", "per", "key", "mode"}))
+    return err;
+  if ((*obj)["limit"].error() != simdjson::SUCCESS)
+    return missing_member("rate", "limit", "the runs started per `per`");
+  auto limit = [](element x, const std::string& path) {
+    return get_uint(x, path, 1, 1'000'000);
+  };
+  auto mode = [](element x, const std::string& path) {
+    return get_choice(x, path, {"delay", "drop"});
+  };
+  if (auto err = read_member(*obj, "rate", "limit", rate.limit, limit))
+    return err;
+  if (auto err =
+          read_member(*obj, "rate", "per", rate.per, get_positive_duration))
+    return err;
+  if (auto err = read_member(*obj, "rate", "key", rate.key, get_key))
+    return err;
+  return read_member(*obj, "rate", "mode", rate.mode, mode);
+}
+
+caf::error parse_debounce(element e, flow_policy::debounce_policy& debounce) {
+  auto obj = get_object(e, "debounce", "period, max_wait, key");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "debounce", {"period", "max_wait", "key"}))
+    return err;
+  if ((*obj)["period"].error() != simdjson::SUCCESS)
+    return missing_member("debounce", "period",
+                          "the quiet time that ends a burst, e.g. \"5s\"");
+  if (auto err = read_member(*obj, "debounce", "period", debounce.period,
+                             get_positive_duration))
+    return err;
+  if (auto err = read_member(*obj, "debounce", "max_wait", debounce.max_wait,
+                             get_duration))
+    return err;
+  if (debounce.max_wait.count() != 0 && debounce.max_wait < debounce.period)
+    return fail("debounce.max_wait",
+                "must be 0 (no cap) or at least the period ("
+                    + format_duration(debounce.period) + "), got "
+                    + quote(format_duration(debounce.max_wait)));
+  return read_member(*obj, "debounce", "key", debounce.key, get_key);
+}
+
+caf::error parse_batch(element e, flow_policy::batch_policy& batch) {
+  auto obj = get_object(e, "batch", "max_size, max_wait, key");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "batch", {"max_size", "max_wait", "key"}))
+    return err;
+  if ((*obj)["max_size"].error() != simdjson::SUCCESS)
+    return missing_member("batch", "max_size",
+                          "the most events one run receives");
+  if ((*obj)["max_wait"].error() != simdjson::SUCCESS)
+    return missing_member("batch", "max_wait",
+                          "how long a batch may wait to fill, e.g. \"10s\"");
+  auto max_size = [](element x, const std::string& path) {
+    return get_uint(x, path, 1, 10'000);
+  };
+  if (auto err =
+          read_member(*obj, "batch", "max_size", batch.max_size, max_size))
+    return err;
+  if (auto err = read_member(*obj, "batch", "max_wait", batch.max_wait,
+                             get_positive_duration))
+    return err;
+  return read_member(*obj, "batch", "key", batch.key, get_key);
+}
+
+/// Returns a priority value: an integer (normalized) or a template with at
+/// least one reference.
+caf::expected<std::string> get_priority_value(element e,
+                                              const std::string& path) {
+  const std::string expected = "expected an integer or a \"{{path}}\" "
+                               "template, got ";
+  int64_t n = 0;
+  if (e.get_int64().get(n) == simdjson::SUCCESS)
+    return std::to_string(n);
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS)
+    return fail(path, expected + describe_value(e));
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (!s.empty() && ec == std::errc{} && ptr == s.data() + s.size())
+    return std::to_string(n);
+  auto t = tmpl::text_template::parse(s);
+  if (!t)
+    return fail(path, describe(t.error()));
+  if (!t->has_references())
+    return fail(path, expected + quote(s));
+  return std::string{s};
+}
+
+caf::error parse_priority(element e, flow_policy::priority_policy& priority) {
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) {
+    if (e.is_number() || e.is_string()) {
+      auto value = get_priority_value(e, "priority");
+      if (!value)
+        return std::move(value.error());
+      priority.value = std::move(*value);
+      return {};
+    }
+    return fail("priority", "expected an integer, a \"{{path}}\" template or "
+                            "an object with value, aging, got "
+                                + type_name(e));
+  }
+  if (auto err = expect_keys(obj, "priority", {"value", "aging"}))
+    return err;
+  if (obj["value"].error() != simdjson::SUCCESS)
+    return missing_member("priority", "value",
+                          "an integer or a \"{{path}}\" template");
+  if (auto err = read_member(obj, "priority", "value", priority.value,
+                             get_priority_value))
+    return err;
+  return read_member(obj, "priority", "aging", priority.aging,
+                     get_positive_duration);
+}
+
+caf::error parse_singleton(element e,
+                           flow_policy::singleton_policy& singleton) {
+  bool b = false;
+  if (e.get_bool().get(b) == simdjson::SUCCESS) {
+    singleton.enabled = b;
+    return {};
+  }
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS)
+    return fail("singleton", "expected true, false or an object with key, "
+                             "mode, got "
+                                 + type_name(e));
+  if (auto err = expect_keys(obj, "singleton", {"key", "mode"}))
+    return err;
+  singleton.enabled = true;
+  auto mode = [](element x, const std::string& path) {
+    return get_choice(x, path, {"skip", "cancel"});
+  };
+  if (auto err = read_member(obj, "singleton", "key", singleton.key, get_key))
+    return err;
+  return read_member(obj, "singleton", "mode", singleton.mode, mode);
+}
+
+caf::error parse_queue(element e, flow_policy::queue_policy& queue) {
+  auto obj = get_object(e, "queue", "max, on_full");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "queue", {"max", "on_full"}))
+    return err;
+  if ((*obj)["max"].error() != simdjson::SUCCESS)
+    return missing_member("queue", "max", "the most runs waiting");
+  auto max = [](element x, const std::string& path) {
+    return get_uint(x, path, 1, 10'000'000);
+  };
+  auto on_full = [](element x, const std::string& path) {
+    return get_choice(x, path, {"reject", "drop_oldest", "latest_wins"});
+  };
+  if (auto err = read_member(*obj, "queue", "max", queue.max, max))
+    return err;
+  return read_member(*obj, "queue", "on_full", queue.on_full, on_full);
+}
+
+/// Reads the flow policies among the members of the trigger object `obj`.
+caf::error parse_flow(object obj, flow_policy& flow) {
+  element v;
+  if (obj["rate"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_rate(v, flow.rate))
+      return err;
+  bool has_debounce = obj["debounce"].get(v) == simdjson::SUCCESS;
+  if (has_debounce)
+    if (auto err = parse_debounce(v, flow.debounce))
+      return err;
+  if (obj["batch"].get(v) == simdjson::SUCCESS) {
+    if (has_debounce)
+      return fail("batch", "debounce and batch cannot be combined");
+    if (auto err = parse_batch(v, flow.batch))
+      return err;
+  }
+  if (obj["priority"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_priority(v, flow.priority))
+      return err;
+  if (obj["singleton"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_singleton(v, flow.singleton))
+      return err;
+  if (obj["queue"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_queue(v, flow.queue))
+      return err;
+  return {};
 }
 
 caf::error parse_run(element e, const std::string& base_dir, run_config& run) {
@@ -191,8 +496,9 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
                           + type_name(root));
   if (auto err =
           expect_keys(obj, "",
-                      {"name", "on", "run", "concurrency", "retry", "enabled",
-                       "ignore_self", "origin", "file", "line"}))
+                      {"name", "on", "run", "concurrency", "rate", "debounce",
+                       "batch", "priority", "singleton", "queue", "retry",
+                       "enabled", "ignore_self", "origin", "file", "line"}))
     return err;
   trigger_config trg;
   element v;
@@ -223,24 +529,11 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
     return fail("run", "missing (what to run, e.g. {\"exec\": [\"cmd\"]})");
   if (auto err = parse_run(v, base_dir, trg.run))
     return err;
-  if (obj["concurrency"].get(v) == simdjson::SUCCESS) {
-    element limit = v;
-    object c;
-    std::string path = "concurrency";
-    if (v.get_object().get(c) == simdjson::SUCCESS) {
-      if (auto err = expect_keys(c, "concurrency", {"limit"}))
-        return err;
-      path = "concurrency.limit";
-      if (c["limit"].get(limit) != simdjson::SUCCESS)
-        return fail(path, "missing (the number of runs allowed at once)");
-    }
-    uint64_t n = 0;
-    if (limit.get_uint64().get(n) != simdjson::SUCCESS
-        || n > std::numeric_limits<uint32_t>::max())
-      return fail(path, "expected an integer from 0 to 4294967295, got "
-                            + type_name(limit));
-    trg.concurrency = static_cast<uint32_t>(n);
-  }
+  if (obj["concurrency"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_concurrency(v, trg))
+      return err;
+  if (auto err = parse_flow(obj, trg.flow))
+    return err;
   if (obj["retry"].get(v) == simdjson::SUCCESS) {
     object r;
     if (v.get_object().get(r) != simdjson::SUCCESS)
@@ -305,6 +598,66 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
+namespace {
+
+/// Writes each flow policy of `flow` that is on as a member of `w`.
+void write_flow(json::object_writer& w, const flow_policy& flow) {
+  auto with_key = [](json::object_writer& p, const std::string& key) {
+    if (!key.empty())
+      p.field("key", key);
+  };
+  if (const auto& r = flow.rate; r.limit > 0) {
+    json::object_writer p;
+    p.field("limit", uint64_t{r.limit}).field("per", format_duration(r.per));
+    with_key(p, r.key);
+    p.field("mode",
+            r.mode == flow_policy::rate_policy::drop ? "drop" : "delay");
+    w.raw("rate", p.finish());
+  }
+  if (const auto& d = flow.debounce; d.period.count() > 0) {
+    json::object_writer p;
+    p.field("period", format_duration(d.period));
+    if (d.max_wait.count() > 0)
+      p.field("max_wait", format_duration(d.max_wait));
+    with_key(p, d.key);
+    w.raw("debounce", p.finish());
+  }
+  if (const auto& b = flow.batch; b.max_size > 0) {
+    json::object_writer p;
+    p.field("max_size", uint64_t{b.max_size})
+        .field("max_wait", format_duration(b.max_wait));
+    with_key(p, b.key);
+    w.raw("batch", p.finish());
+  }
+  if (const auto& pr = flow.priority; !pr.value.empty()) {
+    json::object_writer p;
+    const auto& s = pr.value;
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec == std::errc{} && ptr == s.data() + s.size())
+      p.field("value", n);
+    else
+      p.field("value", s);
+    p.field("aging", format_duration(pr.aging));
+    w.raw("priority", p.finish());
+  }
+  if (const auto& sg = flow.singleton; sg.enabled) {
+    json::object_writer p;
+    with_key(p, sg.key);
+    p.field("mode", sg.mode == flow_policy::singleton_policy::cancel ? "cancel"
+                                                                     : "skip");
+    w.raw("singleton", p.finish());
+  }
+  if (const auto& q = flow.queue; q.max > 0) {
+    constexpr const char* on_full[] = {"reject", "drop_oldest", "latest_wins"};
+    json::object_writer p;
+    p.field("max", uint64_t{q.max}).field("on_full", on_full[q.on_full]);
+    w.raw("queue", p.finish());
+  }
+}
+
+} // namespace
+
 std::string to_json(const trigger_config& trg) {
   json::object_writer run;
   if (!trg.run.actor.empty()) {
@@ -329,7 +682,15 @@ std::string to_json(const trigger_config& trg) {
   w.field("name", trg.name);
   w.raw("on", trg.on);
   w.raw("run", run.finish());
-  w.field("concurrency", uint64_t{trg.concurrency});
+  if (trg.flow.concurrency_key.empty()) {
+    w.field("concurrency", uint64_t{trg.concurrency});
+  } else {
+    json::object_writer c;
+    c.field("limit", uint64_t{trg.concurrency})
+        .field("key", trg.flow.concurrency_key);
+    w.raw("concurrency", c.finish());
+  }
+  write_flow(w, trg.flow);
   json::object_writer retry;
   retry.field("attempts", uint64_t{trg.retry.attempts})
       .field("backoff", format_duration(trg.retry.backoff))

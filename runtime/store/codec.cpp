@@ -67,23 +67,31 @@ caf::error decode(std::string_view bytes, run_record& x) {
   caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
   if (!source(x))
     return {};
-  // Records stored before runs could wait end after `history`: read them
-  // field by field and leave `wait` empty, so an upgrade keeps every run.
-  x = run_record{};
-  caf::binary_deserializer legacy{nullptr, bytes.data(), bytes.size()};
-  if (auto err =
-          legacy(x.id, x.trigger, x.event_seq, x.event_id, x.event_type,
+  // Older records end earlier: before `flow` (stored before flow control),
+  // or before `wait` (stored before runs could wait). Read them field by
+  // field and leave the rest empty, so an upgrade keeps every run.
+  auto older = [&](bool with_wait) -> caf::error {
+    x = run_record{};
+    caf::binary_deserializer f{nullptr, bytes.data(), bytes.size()};
+    auto err = f(x.id, x.trigger, x.event_seq, x.event_id, x.event_type,
                  x.state, x.attempt, x.exit_code, x.term_signal, x.stdout_text,
                  x.stderr_text, x.output_truncated, x.error, x.created_ns,
-                 x.started_ns, x.finished_ns, x.history))
-    return make_error(errc::storage_failure,
-                      "stored record is malformed: " + caf::to_string(err));
-  if (legacy.remaining() != 0)
-    return make_error(errc::storage_failure,
-                      "stored record is malformed: "
-                          + std::to_string(legacy.remaining())
-                          + " trailing bytes");
-  return {};
+                 x.started_ns, x.finished_ns, x.history);
+    if (!err && with_wait)
+      err = f(x.wait);
+    if (err)
+      return make_error(errc::storage_failure,
+                        "stored record is malformed: " + caf::to_string(err));
+    if (f.remaining() != 0)
+      return make_error(errc::storage_failure,
+                        "stored record is malformed: "
+                            + std::to_string(f.remaining())
+                            + " trailing bytes");
+    return {};
+  };
+  if (!older(true))
+    return {};
+  return older(false);
 }
 
 } // namespace rouse::store

@@ -108,6 +108,9 @@ struct journal::impl {
             [&](run_op& x) -> caf::error {
               if (auto err = db.put_run(*child, x.run))
                 return err;
+              for (const auto& more : x.also)
+                if (auto err = db.put_run(*child, more))
+                  return err;
               return apply_wakeups(db, *child, x.arm, x.disarm);
             },
             [&](trigger_op& x) -> caf::error {

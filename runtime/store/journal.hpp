@@ -53,6 +53,8 @@ struct route_op {
 /// tells the timer service (arm_atom / disarm_atom).
 struct run_op {
   run_record run;
+  /// More runs stored in the same transaction (a batch and its members).
+  std::vector<run_record> also;
   std::function<void(caf::error)> done;
   /// Wakeups to store (replacing any with the same key).
   std::vector<wakeup> arm;

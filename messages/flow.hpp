@@ -1,0 +1,47 @@
+// A trigger's flow-control policies as its governor applies them (all times
+// in ns). Built from the configuration (flow::settings_from) and sent to the
+// governor when the trigger changes.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+
+namespace rouse {
+
+/// A policy whose main number is 0 is off.
+struct flow_settings {
+  uint32_t concurrency = 0;
+  /// The limit is per run_flow::concurrency_key rather than for the trigger.
+  bool concurrency_keyed = false;
+  uint32_t rate_limit = 0;
+  int64_t rate_per_ns = 0;
+  /// Over the rate: skip (drop) instead of waiting (delay).
+  bool rate_drop = false;
+  int64_t debounce_ns = 0;
+  int64_t debounce_max_wait_ns = 0;
+  uint32_t batch_max = 0;
+  int64_t batch_wait_ns = 0;
+  /// Priorities are used (else: journal order).
+  bool priority = false;
+  /// Each aging_ns waited adds 1 to a run's priority; 0: no aging.
+  int64_t aging_ns = 0;
+  bool singleton = false;
+  bool singleton_cancel = false;
+  uint32_t queue_max = 0;
+  enum on_full_t : uint8_t { reject = 0, drop_oldest = 1, latest_wins = 2 };
+  uint8_t on_full = reject;
+
+  friend bool operator==(const flow_settings&, const flow_settings&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_settings& x) {
+  return f(caf::meta::type_name("flow_settings"), x.concurrency,
+           x.concurrency_keyed, x.rate_limit, x.rate_per_ns, x.rate_drop,
+           x.debounce_ns, x.debounce_max_wait_ns, x.batch_max, x.batch_wait_ns,
+           x.priority, x.aging_ns, x.singleton, x.singleton_cancel, x.queue_max,
+           x.on_full);
+}
+
+} // namespace rouse

@@ -1,0 +1,539 @@
+// The scheduler's stages. Every held run lives in held_ and in exactly one
+// stage structure; every launched run lives in running_ until released.
+#include "runtime/flow/scheduler.hpp"
+
+#include "runtime/config/config.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+namespace rouse::flow {
+
+namespace {
+
+int64_t ns(std::chrono::milliseconds d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+std::string with_key(std::string_view what, const std::string& key) {
+  std::string s{what};
+  if (!key.empty())
+    s += " (key \"" + key + "\")";
+  return s;
+}
+
+std::string format_ns(int64_t d) {
+  return config::format_duration(std::chrono::milliseconds{d / 1'000'000});
+}
+
+} // namespace
+
+settings settings_from(uint32_t concurrency, const config::flow_policy& p) {
+  settings s;
+  s.concurrency = concurrency;
+  s.concurrency_keyed = concurrency > 0 && !p.concurrency_key.empty();
+  s.rate_limit = p.rate.limit;
+  s.rate_per_ns = ns(p.rate.per);
+  s.rate_drop = p.rate.mode == config::flow_policy::rate_policy::drop;
+  s.debounce_ns = ns(p.debounce.period);
+  s.debounce_max_wait_ns = ns(p.debounce.max_wait);
+  s.batch_max = p.batch.max_size;
+  s.batch_wait_ns = ns(p.batch.max_wait);
+  s.priority = !p.priority.value.empty();
+  s.aging_ns = ns(p.priority.aging);
+  s.singleton = p.singleton.enabled;
+  s.singleton_cancel =
+      p.singleton.mode == config::flow_policy::singleton_policy::cancel;
+  s.queue_max = p.queue.max;
+  switch (p.queue.on_full) {
+  case config::flow_policy::queue_policy::reject:
+    s.on_full = settings::reject;
+    break;
+  case config::flow_policy::queue_policy::drop_oldest:
+    s.on_full = settings::drop_oldest;
+    break;
+  case config::flow_policy::queue_policy::latest_wins:
+    s.on_full = settings::latest_wins;
+    break;
+  }
+  return s;
+}
+
+scheduler::scheduler(settings s) : cfg_(s) {}
+
+// --- admission ---------------------------------------------------------------
+
+void scheduler::admit(item x, int64_t now, std::vector<decision>& out) {
+  if (held_.count(x.run_id) > 0 || running_.count(x.run_id) > 0)
+    return;
+  if (x.arrived_ns == 0)
+    x.arrived_ns = now;
+  held_run h;
+  h.x = std::move(x);
+  if (!h.x.fresh) {
+    // Decided before: only the queue and the slots apply. It counts as its
+    // key's singleton if none is active.
+    if (cfg_.singleton) {
+      auto& s = singles_[h.x.keys.singleton_key];
+      if (s.active.empty())
+        s.active = h.x.run_id;
+    }
+    to_ready(std::move(h), now, out);
+    settle(now, out);
+    return;
+  }
+  if (cfg_.singleton) {
+    const auto& key = h.x.keys.singleton_key;
+    auto& s = singles_[key];
+    if (s.active.empty()) {
+      s.active = h.x.run_id;
+    } else if (!cfg_.singleton_cancel) {
+      skip(h.x.run_id,
+           with_key("singleton: run " + s.active + " is active", key), out);
+      return;
+    } else if (running_.count(s.active) == 0) {
+      // The active run has not started: the new one replaces it.
+      auto old = s.active;
+      remove(old);
+      skip(old, with_key("singleton: replaced by run " + h.x.run_id, key), out);
+      singles_[key].active = h.x.run_id;
+    } else {
+      // The active run is executing: the new one goes next, replacing any
+      // run that was next.
+      if (!s.next.empty()) {
+        auto old = s.next;
+        remove(old);
+        skip(old, with_key("singleton: replaced by run " + h.x.run_id, key),
+             out);
+      }
+      auto& again = singles_[key];
+      again.next = h.x.run_id;
+      h.at = stage::next;
+      auto id = h.x.run_id;
+      held_.emplace(std::move(id), std::move(h));
+      return;
+    }
+  }
+  after_singleton(std::move(h), now, out);
+  settle(now, out);
+}
+
+void scheduler::after_singleton(held_run h, int64_t now,
+                                std::vector<decision>& out) {
+  if (cfg_.debounce_ns > 0)
+    to_debounce(std::move(h), out);
+  else if (cfg_.batch_max > 0)
+    to_batch(std::move(h), out);
+  else
+    to_ready(std::move(h), now, out);
+}
+
+void scheduler::to_debounce(held_run h, std::vector<decision>& out) {
+  const auto key = h.x.keys.debounce_key;
+  const auto id = h.x.run_id;
+  const auto arrived = h.x.arrived_ns;
+  auto i = bursts_.find(key);
+  if (i == bursts_.end()) {
+    i = bursts_.emplace(key, burst{id, arrived, 0}).first;
+  } else {
+    burst_due_.erase({i->second.due_ns, key});
+    auto old = std::move(i->second.candidate);
+    forget(old);
+    skip(old, with_key("debounced: superseded by run " + id, key), out);
+    i = bursts_.find(key);
+    i->second.candidate = id;
+  }
+  auto due = arrived + cfg_.debounce_ns;
+  if (cfg_.debounce_max_wait_ns > 0)
+    due = std::min(due, i->second.first_ns + cfg_.debounce_max_wait_ns);
+  i->second.due_ns = due;
+  burst_due_.emplace(due, key);
+  h.at = stage::debounce;
+  held_.emplace(id, std::move(h));
+}
+
+void scheduler::to_batch(held_run h, std::vector<decision>& out) {
+  const auto key = h.x.keys.batch_key;
+  const auto id = h.x.run_id;
+  auto i = piles_.find(key);
+  if (i == piles_.end()) {
+    auto due = h.x.arrived_ns + cfg_.batch_wait_ns;
+    i = piles_.emplace(key, pile{{}, due}).first;
+    pile_due_.emplace(due, key);
+  }
+  i->second.ids.push_back(id);
+  h.at = stage::batch;
+  held_.emplace(id, std::move(h));
+  if (i->second.ids.size() >= cfg_.batch_max)
+    flush_batch(key, out);
+}
+
+void scheduler::flush_batch(const std::string& key,
+                            std::vector<decision>& out) {
+  auto i = piles_.find(key);
+  if (i == piles_.end())
+    return;
+  auto ids = std::move(i->second.ids);
+  pile_due_.erase({i->second.due_ns, key});
+  piles_.erase(i);
+  if (ids.empty())
+    return;
+  decision d;
+  d.kind = decision::batch;
+  d.run_id = ids.front();
+  d.members.assign(ids.begin() + 1, ids.end());
+  // The batch comes back through admit() once stored; until then it holds
+  // nothing here. Its singleton stays active.
+  for (const auto& id : ids) {
+    if (id == d.run_id)
+      held_.erase(id);
+    else
+      forget(id);
+  }
+  out.push_back(std::move(d));
+}
+
+void scheduler::to_ready(held_run h, int64_t now, std::vector<decision>& out) {
+  const auto id = h.x.run_id;
+  if (cfg_.rate_limit > 0 && cfg_.rate_drop) {
+    const auto& key = h.x.keys.rate_key;
+    if (token_at(key, now) > now) {
+      unmark_single(h.x);
+      skip(id,
+           with_key("rate limit: over " + std::to_string(cfg_.rate_limit)
+                        + " per " + format_ns(cfg_.rate_per_ns),
+                    key),
+           out);
+      return;
+    }
+    take_token(key, now);
+  }
+  if (cfg_.queue_max > 0 && ready_by_seq_.size() >= cfg_.queue_max) {
+    const auto full = "queue full (max " + std::to_string(cfg_.queue_max) + ")";
+    if (cfg_.on_full == settings::reject) {
+      // Not held yet: only its singleton needs forgetting.
+      unmark_single(h.x);
+      out.push_back({decision::reject, id, full, {}});
+      return;
+    }
+    std::string victim;
+    if (cfg_.on_full == settings::drop_oldest) {
+      victim = ready_by_seq_.begin()->second;
+    } else {
+      // latest_wins: the newest waiting run of the same partition, else the
+      // newest waiting run.
+      auto p = parts_.find(part_of(h.x));
+      uint64_t newest = 0;
+      if (p != parts_.end())
+        for (const auto& r : p->second.waiting)
+          newest = std::max(newest, r.second);
+      victim = newest > 0 ? ready_by_seq_.at(newest)
+                          : ready_by_seq_.rbegin()->second;
+    }
+    remove(victim);
+    skip(victim,
+         full + ": "
+             + (cfg_.on_full == settings::drop_oldest ? "dropped for run "
+                                                      : "replaced by run ")
+             + id,
+         out);
+  }
+  h.at = stage::ready;
+  h.part = part_of(h.x);
+  h.score = score_of(h.x);
+  auto& p = parts_[h.part];
+  p.waiting.emplace(h.score, h.x.seq);
+  ready_by_seq_[h.x.seq] = id;
+  auto part = h.part;
+  held_.emplace(id, std::move(h));
+  relist(part);
+}
+
+// --- the ready queue
+// -----------------------------------------------------------
+
+std::string scheduler::part_of(const item& x) const {
+  if (cfg_.concurrency_keyed)
+    return x.keys.concurrency_key;
+  if (cfg_.rate_limit > 0 && !cfg_.rate_drop)
+    return x.keys.rate_key;
+  return {};
+}
+
+int64_t scheduler::score_of(const item& x) const {
+  if (!cfg_.priority)
+    return 0;
+  constexpr int64_t bound = 1'000'000;
+  auto p = std::clamp<int64_t>(x.keys.priority, -bound, bound);
+  if (cfg_.aging_ns <= 0)
+    return -p;
+  // Waiting `aging` raises priority by 1: at any time t, run a goes before b
+  // iff p_a + (t - arrived_a)/aging > p_b + (t - arrived_b)/aging, i.e. iff
+  // arrived_a - p_a*aging < arrived_b - p_b*aging: t cancels, so the order
+  // is fixed at admission. Milliseconds keep the product in range.
+  auto aging_ms =
+      std::clamp<int64_t>(cfg_.aging_ns / 1'000'000, 1, 1'000'000'000);
+  return x.arrived_ns / 1'000'000 - p * aging_ms;
+}
+
+uint32_t scheduler::part_limit() const {
+  return cfg_.concurrency_keyed ? cfg_.concurrency : 0;
+}
+
+void scheduler::relist(const std::string& part) {
+  auto i = parts_.find(part);
+  if (i == parts_.end())
+    return;
+  auto& p = i->second;
+  if (p.listed) {
+    eligible_.erase({p.listed->first, p.listed->second, part});
+    p.listed.reset();
+  }
+  auto limit = part_limit();
+  if (!p.waiting.empty() && !p.blocked && (limit == 0 || p.running < limit)) {
+    p.listed = *p.waiting.begin();
+    eligible_.emplace(p.listed->first, p.listed->second, part);
+  } else if (p.waiting.empty() && p.running == 0 && !p.blocked) {
+    parts_.erase(i);
+  }
+}
+
+void scheduler::pump(int64_t now, std::vector<decision>& out) {
+  while (!eligible_.empty()) {
+    if (!cfg_.concurrency_keyed && cfg_.concurrency > 0
+        && running_.size() >= cfg_.concurrency)
+      return;
+    auto [score, seq, part] = *eligible_.begin();
+    eligible_.erase(eligible_.begin());
+    auto& p = parts_.at(part);
+    p.listed.reset();
+    const auto id = ready_by_seq_.at(seq);
+    auto h = held_.find(id);
+    if (cfg_.rate_limit > 0 && !cfg_.rate_drop) {
+      const auto& key = h->second.x.keys.rate_key;
+      auto at = token_at(key, now);
+      if (at > now) {
+        p.blocked = true;
+        blocked_.emplace(at, part);
+        continue;
+      }
+      take_token(key, now);
+    }
+    p.waiting.erase(p.waiting.begin());
+    ready_by_seq_.erase(seq);
+    ++p.running;
+    running_.emplace(id, slot{part, h->second.x.keys.singleton_key});
+    held_.erase(h);
+    out.push_back({decision::launch, id, {}, {}});
+    relist(part);
+  }
+}
+
+void scheduler::settle(int64_t now, std::vector<decision>& out) {
+  while (!burst_due_.empty() && burst_due_.begin()->first <= now) {
+    auto key = burst_due_.begin()->second;
+    burst_due_.erase(burst_due_.begin());
+    auto b = bursts_.find(key);
+    auto id = std::move(b->second.candidate);
+    bursts_.erase(b);
+    auto h = held_.find(id);
+    auto run = std::move(h->second);
+    held_.erase(h);
+    to_ready(std::move(run), now, out);
+  }
+  while (!pile_due_.empty() && pile_due_.begin()->first <= now)
+    flush_batch(pile_due_.begin()->second, out);
+  while (!blocked_.empty() && blocked_.begin()->first <= now) {
+    auto part = blocked_.begin()->second;
+    blocked_.erase(blocked_.begin());
+    if (auto p = parts_.find(part); p != parts_.end()) {
+      p->second.blocked = false;
+      relist(part);
+    }
+  }
+  pump(now, out);
+  // Buckets that are full again carry no information: drop them, at most
+  // once per rate period so the sweep stays cheap.
+  if (cfg_.rate_limit > 0 && now - tat_swept_ns_ >= cfg_.rate_per_ns
+      && tat_.size() > 64) {
+    tat_swept_ns_ = now;
+    for (auto i = tat_.begin(); i != tat_.end();)
+      i = i->second <= now ? tat_.erase(i) : std::next(i);
+  }
+}
+
+// --- release, time, reconfiguration ------------------------------------------
+
+void scheduler::release(const std::string& run_id, int64_t now,
+                        std::vector<decision>& out) {
+  auto i = running_.find(run_id);
+  if (i == running_.end())
+    return;
+  auto s = std::move(i->second);
+  running_.erase(i);
+  if (auto p = parts_.find(s.part); p != parts_.end()) {
+    if (p->second.running > 0)
+      --p->second.running;
+    relist(s.part);
+  }
+  if (cfg_.singleton) {
+    auto si = singles_.find(s.single);
+    if (si != singles_.end() && si->second.active == run_id) {
+      auto next = std::move(si->second.next);
+      if (next.empty()) {
+        singles_.erase(si);
+      } else {
+        si->second.active = next;
+        si->second.next.clear();
+        auto h = held_.find(next);
+        auto run = std::move(h->second);
+        held_.erase(h);
+        after_singleton(std::move(run), now, out);
+      }
+    }
+  }
+  settle(now, out);
+}
+
+void scheduler::advance(int64_t now, std::vector<decision>& out) {
+  settle(now, out);
+}
+
+std::optional<int64_t> scheduler::next_due() const {
+  std::optional<int64_t> due;
+  auto consider = [&](int64_t t) {
+    if (!due || t < *due)
+      due = t;
+  };
+  if (!burst_due_.empty())
+    consider(burst_due_.begin()->first);
+  if (!pile_due_.empty())
+    consider(pile_due_.begin()->first);
+  if (!blocked_.empty())
+    consider(blocked_.begin()->first);
+  return due;
+}
+
+void scheduler::reconfigure(settings s, int64_t now,
+                            std::vector<decision>& out) {
+  std::vector<item> again;
+  again.reserve(held_.size());
+  for (auto& [id, h] : held_)
+    again.push_back(std::move(h.x));
+  std::sort(again.begin(), again.end(),
+            [](const item& a, const item& b) { return a.seq < b.seq; });
+  held_.clear();
+  singles_.clear();
+  bursts_.clear();
+  burst_due_.clear();
+  piles_.clear();
+  pile_due_.clear();
+  parts_.clear();
+  eligible_.clear();
+  blocked_.clear();
+  ready_by_seq_.clear();
+  cfg_ = s;
+  // Running runs keep their slots, counted under the new partitioning.
+  for (auto& [id, slot] : running_) {
+    ++parts_[slot.part].running;
+    if (cfg_.singleton && singles_[slot.single].active.empty())
+      singles_[slot.single].active = id;
+  }
+  for (auto& x : again)
+    admit(std::move(x), now, out);
+  settle(now, out);
+}
+
+// --- bookkeeping
+// ----------------------------------------------------------------
+
+void scheduler::remove(const std::string& id) {
+  auto i = held_.find(id);
+  if (i == held_.end())
+    return;
+  auto& h = i->second;
+  switch (h.at) {
+  case stage::ready: {
+    auto p = parts_.find(h.part);
+    if (p != parts_.end())
+      p->second.waiting.erase({h.score, h.x.seq});
+    ready_by_seq_.erase(h.x.seq);
+    auto part = h.part;
+    relist(part);
+    break;
+  }
+  case stage::debounce: {
+    const auto& key = h.x.keys.debounce_key;
+    auto b = bursts_.find(key);
+    if (b != bursts_.end() && b->second.candidate == id) {
+      burst_due_.erase({b->second.due_ns, key});
+      bursts_.erase(b);
+    }
+    break;
+  }
+  case stage::batch: {
+    const auto& key = h.x.keys.batch_key;
+    auto b = piles_.find(key);
+    if (b != piles_.end()) {
+      auto& ids = b->second.ids;
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+      if (ids.empty()) {
+        pile_due_.erase({b->second.due_ns, key});
+        piles_.erase(b);
+      }
+    }
+    break;
+  }
+  case stage::next: {
+    auto s = singles_.find(h.x.keys.singleton_key);
+    if (s != singles_.end() && s->second.next == id)
+      s->second.next.clear();
+    break;
+  }
+  }
+  forget(id);
+}
+
+void scheduler::forget(const std::string& id) {
+  auto i = held_.find(id);
+  if (i == held_.end())
+    return;
+  unmark_single(i->second.x);
+  held_.erase(i);
+}
+
+void scheduler::unmark_single(const item& x) {
+  if (!cfg_.singleton)
+    return;
+  auto s = singles_.find(x.keys.singleton_key);
+  if (s != singles_.end() && s->second.active == x.run_id) {
+    s->second.active.clear();
+    if (s->second.next.empty())
+      singles_.erase(s);
+  }
+}
+
+void scheduler::skip(const std::string& id, std::string reason,
+                     std::vector<decision>& out) {
+  out.push_back({decision::skip, id, std::move(reason), {}});
+}
+
+// GCRA: one token every T = per/limit, bursts of up to `limit`: a run may
+// start when the key's theoretical arrival time is at most per - T ahead.
+int64_t scheduler::token_at(const std::string& key, int64_t now) const {
+  auto i = tat_.find(key);
+  if (i == tat_.end())
+    return now;
+  const int64_t t = cfg_.rate_per_ns / std::max<uint32_t>(cfg_.rate_limit, 1);
+  const int64_t tau = cfg_.rate_per_ns - t;
+  return std::max(now, i->second - tau);
+}
+
+void scheduler::take_token(const std::string& key, int64_t now) {
+  const int64_t t = cfg_.rate_per_ns / std::max<uint32_t>(cfg_.rate_limit, 1);
+  auto& tat = tat_.try_emplace(key, now).first->second;
+  tat = std::max(tat, now) + t;
+}
+
+} // namespace rouse::flow

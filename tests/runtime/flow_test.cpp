@@ -1,0 +1,442 @@
+// The governor's scheduler on explicit time: every policy, decided without a
+// clock or an actor.
+#include "runtime/flow/scheduler.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace rouse;
+using namespace rouse::flow;
+
+namespace {
+
+constexpr int64_t ms = 1'000'000;
+
+item run(uint64_t seq, int64_t at_ms = 0, std::string key = {}) {
+  item x;
+  x.run_id = "r" + std::to_string(seq);
+  x.seq = seq;
+  x.arrived_ns = at_ms * ms;
+  x.keys.concurrency_key = key;
+  x.keys.rate_key = key;
+  x.keys.debounce_key = key;
+  x.keys.batch_key = key;
+  x.keys.singleton_key = key;
+  return x;
+}
+
+/// Runs of `kind` in `out`, in order, as "r1 r2 ...".
+std::string ids(const std::vector<decision>& out, decision::kind_t kind) {
+  std::string s;
+  for (const auto& d : out)
+    if (d.kind == kind)
+      s += (s.empty() ? "" : " ") + d.run_id;
+  return s;
+}
+
+std::string launched(const std::vector<decision>& out) {
+  return ids(out, decision::launch);
+}
+
+std::string skipped(const std::vector<decision>& out) {
+  return ids(out, decision::skip);
+}
+
+const decision* find(const std::vector<decision>& out, const std::string& id) {
+  for (const auto& d : out)
+    if (d.run_id == id)
+      return &d;
+  return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("flow: with no policy every run starts at once, in order", "[flow]") {
+  scheduler s{settings{}};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 3; ++i)
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r1 r2 r3");
+  CHECK(s.running() == 3);
+  CHECK_FALSE(s.next_due());
+}
+
+TEST_CASE("flow: a duplicate admission is ignored", "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1), 0, out);
+  s.admit(run(2), 0, out);
+  s.admit(run(1), 0, out);
+  s.admit(run(2), 0, out);
+  CHECK(launched(out) == "r1");
+  CHECK(s.queued() == 1);
+  out.clear();
+  s.release("r1", 0, out);
+  CHECK(launched(out) == "r2");
+  CHECK(s.queued() == 0);
+}
+
+TEST_CASE("flow: a trigger-wide limit starts runs in journal order", "[flow]") {
+  settings cfg;
+  cfg.concurrency = 2;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i : {3, 1, 4, 2, 5})
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r3 r1");
+  out.clear();
+  s.release("r5", 0, out); // not running: ignored
+  s.release("r3", 0, out);
+  s.release("r1", 0, out);
+  CHECK(launched(out) == "r2 r4");
+  out.clear();
+  s.release("r2", 0, out);
+  CHECK(launched(out) == "r5");
+  CHECK(s.running() == 2);
+}
+
+TEST_CASE("flow: a keyed limit holds each key without blocking others",
+          "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  cfg.concurrency_keyed = true;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "a"), 0, out);
+  s.admit(run(2, 0, "a"), 0, out);
+  s.admit(run(3, 0, "b"), 0, out);
+  s.admit(run(5, 0, "a"), 0, out);
+  s.admit(run(4, 0, "a"), 0, out); // admitted late, still before r5
+  CHECK(launched(out) == "r1 r3");
+  out.clear();
+  s.release("r3", 0, out);
+  CHECK(launched(out).empty());
+  s.release("r1", 0, out);
+  CHECK(launched(out) == "r2");
+  out.clear();
+  s.release("r5", 0, out); // not running yet: ignored
+  s.release("r2", 0, out);
+  CHECK(launched(out) == "r4");
+  out.clear();
+  s.release("r4", 0, out);
+  CHECK(launched(out) == "r5");
+}
+
+TEST_CASE("flow: rate delay spaces runs out after a burst of limit", "[flow]") {
+  settings cfg;
+  cfg.rate_limit = 2;
+  cfg.rate_per_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 5; ++i)
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r1 r2");
+  REQUIRE(s.next_due() == 500 * ms);
+  out.clear();
+  s.advance(499 * ms, out);
+  CHECK(out.empty());
+  s.advance(500 * ms, out);
+  CHECK(launched(out) == "r3");
+  CHECK(s.next_due() == 1000 * ms);
+  out.clear();
+  // A quiet second refills the bucket: a burst of two again.
+  s.advance(2000 * ms, out);
+  CHECK(launched(out) == "r4 r5");
+  CHECK_FALSE(s.next_due());
+  out.clear();
+  s.admit(run(6), 2000 * ms, out);
+  CHECK(launched(out).empty());
+  CHECK(s.next_due() == 2500 * ms);
+}
+
+TEST_CASE("flow: rate keys have their own buckets", "[flow]") {
+  settings cfg;
+  cfg.rate_limit = 1;
+  cfg.rate_per_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "a"), 0, out);
+  s.admit(run(2, 0, "a"), 0, out);
+  s.admit(run(3, 0, "b"), 0, out);
+  CHECK(launched(out) == "r1 r3");
+  out.clear();
+  s.advance(1000 * ms, out);
+  CHECK(launched(out) == "r2");
+}
+
+TEST_CASE("flow: rate drop skips what is over the rate", "[flow]") {
+  settings cfg;
+  cfg.rate_limit = 2;
+  cfg.rate_per_ns = 1000 * ms;
+  cfg.rate_drop = true;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 4; ++i)
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r1 r2");
+  CHECK(skipped(out) == "r3 r4");
+  CHECK(find(out, "r3")->reason == "rate limit: over 2 per 1s");
+  CHECK_FALSE(s.next_due());
+  out.clear();
+  s.admit(run(5), 500 * ms, out);
+  s.admit(run(6), 500 * ms, out);
+  CHECK(launched(out) == "r5");
+  CHECK(skipped(out) == "r6");
+}
+
+TEST_CASE("flow: debounce runs the last event after a quiet period", "[flow]") {
+  settings cfg;
+  cfg.debounce_ns = 100 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0), 0, out);
+  s.admit(run(2, 50), 50 * ms, out);
+  s.admit(run(3, 120), 120 * ms, out);
+  CHECK(skipped(out) == "r1 r2");
+  CHECK(find(out, "r1")->reason == "debounced: superseded by run r2");
+  CHECK(launched(out).empty());
+  REQUIRE(s.next_due() == 220 * ms);
+  out.clear();
+  s.advance(219 * ms, out);
+  CHECK(out.empty());
+  s.advance(220 * ms, out);
+  CHECK(launched(out) == "r3");
+  CHECK(s.held() == 0);
+}
+
+TEST_CASE("flow: debounce never waits longer than max_wait", "[flow]") {
+  settings cfg;
+  cfg.debounce_ns = 100 * ms;
+  cfg.debounce_max_wait_ns = 250 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  uint64_t seq = 0;
+  // An event every 50 ms never leaves a quiet period.
+  for (int64_t t = 0; t <= 400; t += 50) {
+    s.advance(t * ms, out);
+    s.admit(run(++seq, t), t * ms, out);
+  }
+  // The burst from 0 ms is cut at 250 ms with its last event so far (r5,
+  // 200 ms); r6 (250 ms) starts the next burst, cut at 500 ms.
+  CHECK(launched(out) == "r5");
+  CHECK(skipped(out) == "r1 r2 r3 r4 r6 r7 r8");
+  CHECK(s.next_due() == 500 * ms);
+  out.clear();
+  s.advance(500 * ms, out);
+  CHECK(launched(out) == "r9");
+}
+
+TEST_CASE("flow: debounce keys are independent", "[flow]") {
+  settings cfg;
+  cfg.debounce_ns = 100 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "a"), 0, out);
+  s.admit(run(2, 10, "b"), 10 * ms, out);
+  s.admit(run(3, 20, "a"), 20 * ms, out);
+  CHECK(skipped(out) == "r1");
+  out.clear();
+  s.advance(200 * ms, out);
+  CHECK(launched(out) == "r2 r3");
+}
+
+TEST_CASE("flow: batch folds events into one run when full or late", "[flow]") {
+  settings cfg;
+  cfg.batch_max = 3;
+  cfg.batch_wait_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 4; ++i)
+    s.admit(run(i, 10 * static_cast<int64_t>(i)),
+            10 * static_cast<int64_t>(i) * ms, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == decision::batch);
+  CHECK(out[0].run_id == "r1");
+  CHECK(out[0].members == std::vector<std::string>{"r2", "r3"});
+  CHECK(s.held() == 1);
+  // r4 waits for company until 1 s after it arrived.
+  CHECK(s.next_due() == 1040 * ms);
+  out.clear();
+  s.advance(1040 * ms, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == decision::batch);
+  CHECK(out[0].run_id == "r4");
+  CHECK(out[0].members.empty());
+  // Once stored, a batch comes back and starts.
+  out.clear();
+  auto again = run(1, 10);
+  again.fresh = false;
+  s.admit(again, 1040 * ms, out);
+  CHECK(launched(out) == "r1");
+}
+
+TEST_CASE("flow: readmitted runs skip debounce and batch", "[flow]") {
+  settings cfg;
+  cfg.debounce_ns = 100 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  auto retry = run(1);
+  retry.fresh = false;
+  s.admit(retry, 0, out);
+  CHECK(launched(out) == "r1");
+}
+
+TEST_CASE("flow: priority starts higher first, journal order within one",
+          "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  cfg.priority = true;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  auto prio = [](uint64_t seq, int64_t p) {
+    auto x = run(seq);
+    x.keys.priority = p;
+    return x;
+  };
+  s.admit(prio(1, 0), 0, out);
+  s.admit(prio(2, 1), 0, out);
+  s.admit(prio(3, 5), 0, out);
+  s.admit(prio(4, 3), 0, out);
+  s.admit(prio(5, 5), 0, out);
+  std::string order = launched(out);
+  for (auto id : {"r1", "r3", "r5", "r4", "r2"}) {
+    out.clear();
+    s.release(id, 0, out);
+    order += " " + launched(out);
+  }
+  CHECK(order == "r1 r3 r5 r4 r2 ");
+}
+
+TEST_CASE("flow: aging lets a long-waiting low priority go first", "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  cfg.priority = true;
+  cfg.aging_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  auto prio = [](uint64_t seq, int64_t at_ms, int64_t p) {
+    auto x = run(seq, at_ms);
+    x.keys.priority = p;
+    return x;
+  };
+  s.admit(prio(1, 0, 0), 0, out);       // runs
+  s.admit(prio(2, 0, 0), 0, out);       // waits 10 s: worth 0 + 10
+  s.admit(prio(3, 10'000, 5), 0, out);  // fresh, worth 5
+  s.admit(prio(4, 10'000, 20), 0, out); // fresh, worth 20
+  out.clear();
+  s.release("r1", 10'000 * ms, out);
+  CHECK(launched(out) == "r4");
+  out.clear();
+  s.release("r4", 10'000 * ms, out);
+  CHECK(launched(out) == "r2");
+}
+
+TEST_CASE("flow: singleton skip drops runs while one is active", "[flow]") {
+  settings cfg;
+  cfg.singleton = true;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "a"), 0, out);
+  s.admit(run(2, 0, "a"), 0, out);
+  s.admit(run(3, 0, "b"), 0, out);
+  CHECK(launched(out) == "r1 r3");
+  CHECK(skipped(out) == "r2");
+  CHECK(find(out, "r2")->reason == "singleton: run r1 is active (key \"a\")");
+  out.clear();
+  s.release("r1", 0, out);
+  s.admit(run(4, 0, "a"), 0, out);
+  CHECK(launched(out) == "r4");
+}
+
+TEST_CASE("flow: singleton cancel replaces queued and next runs", "[flow]") {
+  settings cfg;
+  cfg.singleton = true;
+  cfg.singleton_cancel = true;
+  cfg.concurrency = 1;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "x"), 0, out); // holds the only slot
+  s.admit(run(2, 0, "a"), 0, out); // queued
+  s.admit(run(3, 0, "a"), 0, out); // replaces the queued r2
+  CHECK(launched(out) == "r1");
+  CHECK(skipped(out) == "r2");
+  CHECK(find(out, "r2")->reason == "singleton: replaced by run r3 (key \"a\")");
+  out.clear();
+  s.release("r1", 0, out);
+  CHECK(launched(out) == "r3");
+  // r3 runs: a new one waits next, and a newer one replaces it.
+  out.clear();
+  s.admit(run(4, 0, "a"), 0, out);
+  s.admit(run(5, 0, "a"), 0, out);
+  CHECK(launched(out).empty());
+  CHECK(skipped(out) == "r4");
+  out.clear();
+  s.release("r3", 0, out);
+  CHECK(launched(out) == "r5");
+}
+
+TEST_CASE("flow: a full queue rejects, drops the oldest or keeps the latest",
+          "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  cfg.queue_max = 2;
+  SECTION("reject") {
+    scheduler s{cfg};
+    std::vector<decision> out;
+    for (uint64_t i = 1; i <= 4; ++i)
+      s.admit(run(i), 0, out);
+    CHECK(launched(out) == "r1");
+    CHECK(ids(out, decision::reject) == "r4");
+    CHECK(find(out, "r4")->reason == "queue full (max 2)");
+    CHECK(s.queued() == 2);
+  }
+  SECTION("drop_oldest") {
+    cfg.on_full = settings::drop_oldest;
+    scheduler s{cfg};
+    std::vector<decision> out;
+    for (uint64_t i = 1; i <= 5; ++i)
+      s.admit(run(i), 0, out);
+    CHECK(skipped(out) == "r2 r3");
+    out.clear();
+    s.release("r1", 0, out);
+    CHECK(launched(out) == "r4");
+  }
+  SECTION("latest_wins replaces the newest waiting run of the key") {
+    cfg.on_full = settings::latest_wins;
+    cfg.concurrency_keyed = true;
+    scheduler s{cfg};
+    std::vector<decision> out;
+    s.admit(run(1, 0, "a"), 0, out);
+    s.admit(run(2, 0, "a"), 0, out);
+    s.admit(run(3, 0, "b"), 0, out); // starts: b is free
+    s.admit(run(4, 0, "b"), 0, out);
+    s.admit(run(5, 0, "a"), 0, out); // full: replaces r2
+    CHECK(launched(out) == "r1 r3");
+    CHECK(skipped(out) == "r2");
+    out.clear();
+    s.release("r1", 0, out);
+    CHECK(launched(out) == "r5");
+  }
+}
+
+TEST_CASE("flow: reconfigure keeps order and slots", "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 4; ++i)
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r1");
+  out.clear();
+  cfg.concurrency = 3;
+  s.reconfigure(cfg, 0, out);
+  CHECK(launched(out) == "r2 r3");
+  CHECK(s.running() == 3);
+  out.clear();
+  s.release("r1", 0, out);
+  CHECK(launched(out) == "r4");
+}
