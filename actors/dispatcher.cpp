@@ -149,6 +149,8 @@ void release_slot(dispatcher_pointer self, const std::string& run_id) {
   while (!st.queued.empty() && st.active < st.cfg.max_running) {
     auto next = std::move(st.queued.front());
     st.queued.pop_front();
+    if (st.cfg.queued)
+      st.cfg.queued->fetch_sub(1);
     begin(self, std::move(next));
   }
 }
@@ -451,7 +453,8 @@ void store_batch(dispatcher_pointer self, run_record leader,
   }
   leader.transition(
       run_state::pending, now,
-      "batch of " + std::to_string(leader.flow.batch.size()) + " events"
+      "batch of " + std::to_string(leader.flow.batch.size())
+          + (leader.flow.batch.size() == 1 ? " event" : " events")
           + (ids.empty() ? std::string{} : " (with runs " + ids + ")"));
   store::run_op op;
   op.run = leader;
@@ -505,9 +508,11 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
       },
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
-        if (st.active >= st.cfg.max_running)
+        if (st.active >= st.cfg.max_running) {
           st.queued.push_back(std::move(run));
-        else
+          if (st.cfg.queued)
+            st.cfg.queued->fetch_add(1);
+        } else
           begin(self, std::move(run));
       },
       [=](started_atom, bool ok, run_record& run) {

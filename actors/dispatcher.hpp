@@ -43,6 +43,9 @@ struct dispatcher_config {
   /// to the dispatcher only while it is not 0.
   std::shared_ptr<std::atomic<uint32_t>> waits_active =
       std::make_shared<std::atomic<uint32_t>>(0);
+  /// Counts the runs waiting for an execution slot (over max_running), with
+  /// those governors hold: the backpressure gauge. May be null.
+  std::shared_ptr<std::atomic<int64_t>> queued;
 };
 
 /// Spawns the dispatcher (and its timer service).

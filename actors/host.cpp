@@ -73,7 +73,7 @@ struct host::impl {
       caf::anon_send(dispatcher, route_atom::value, through, events);
     auto n = static_cast<uint32_t>(shards.size());
     if (n == 1) {
-      caf::anon_send(shards[0], route_atom::value, through, std::move(events));
+      to_shard(0, through, std::move(events));
       return;
     }
     std::vector<std::vector<event>> parts(n);
@@ -81,8 +81,14 @@ struct host::impl {
       parts[shard_of(ev, n)].push_back(std::move(ev));
     for (uint32_t i = 0; i < n; ++i)
       if (!parts[i].empty())
-        caf::anon_send(shards[i], route_atom::value, through,
-                       std::move(parts[i]));
+        to_shard(i, through, std::move(parts[i]));
+  }
+
+  // Hands events to shard `i`; they count as queued until it has routed them
+  // (then their runs count at their governors).
+  void to_shard(uint32_t i, uint64_t through, std::vector<event>&& events) {
+    held->fetch_add(static_cast<int64_t>(events.size()));
+    caf::anon_send(shards[i], route_atom::value, through, std::move(events));
   }
 
   caf::error build_pipeline() {
@@ -93,6 +99,7 @@ struct host::impl {
     dc.metrics = &metrics;
     dc.max_running = opts.cfg.node.max_running;
     dc.waits_active = waits_active;
+    dc.queued = held;
     dispatcher = spawn_dispatcher(*sys, dc);
     trigger_set_config tc;
     tc.sys = sys;
@@ -121,6 +128,7 @@ struct host::impl {
       rc.journal = journal.get();
       rc.db = db.get();
       rc.max_depth = opts.cfg.node.max_depth;
+      rc.queued = held;
       shards.push_back(spawn_router_shard(*sys, rc));
     }
     return {};
@@ -205,8 +213,7 @@ struct host::impl {
         }
       }
       for (uint32_t i = 0; i < n; ++i)
-        caf::anon_send(shards[i], route_atom::value, through,
-                       std::move(parts[i]));
+        to_shard(i, through, std::move(parts[i]));
       from = through;
     }
     if (resumed > 0 || replayed > 0)
@@ -332,8 +339,11 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   d.db = std::move(*db);
 
   auto* self = &d;
+  store::journal_options jo;
+  jo.queued_runs = d.held;
+  jo.high_water_runs = node.max_queued;
   d.journal = std::make_unique<store::journal>(
-      *d.db, store::journal_options{},
+      *d.db, jo,
       [self](std::vector<event>&& evs) { self->on_committed(std::move(evs)); },
       [self](double seconds, std::size_t, std::size_t) {
         self->metrics.journal_commit_seconds.observe(seconds);
@@ -347,6 +357,18 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
                       "Sequence number of the newest committed event.", [self] {
                         return self->db ? double(self->db->last_seq()) : 0.0;
                       });
+  d.metrics.add_gauge(
+      "rouse_runs_queued",
+      "Events not yet routed and runs admitted but not started (held by "
+      "governors or waiting for an execution slot).",
+      [self] { return double(self->held->load()); });
+  d.metrics.add_gauge(
+      "rouse_backpressure_active",
+      "1 while webhooks and the API answer 503 (journal or queued runs over "
+      "their high-water mark).",
+      [self] {
+        return self->journal && self->journal->overloaded() ? 1.0 : 0.0;
+      });
   d.metrics.add_gauge(
       "rouse_exec_running", "Handler processes running.",
       [self] { return self->runner ? double(self->runner->running()) : 0.0; });

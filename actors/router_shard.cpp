@@ -144,6 +144,8 @@ router_shard_actor::behavior_type router_shard(shard_pointer self,
           self->delayed_send(self, std::chrono::seconds{1}, retry_atom::value);
           return;
         }
+        if (st.cfg.queued)
+          st.cfg.queued->fetch_sub(static_cast<int64_t>(st.in_flight.size()));
         st.in_flight.clear();
         st.busy = false;
         auto table = std::move(st.in_flight_table);

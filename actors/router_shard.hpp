@@ -8,7 +8,9 @@
 
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace rouse::store {
@@ -30,6 +32,9 @@ struct router_shard_config {
   store::store* db = nullptr;
   /// Runs for events deeper than this are created dead (node.max_depth).
   uint32_t max_depth = 8;
+  /// Counts events handed to the shard until they are routed (backpressure,
+  /// with the runs governors hold); may be null.
+  std::shared_ptr<std::atomic<int64_t>> queued;
 };
 
 /// Returns the checkpoint name of shard `index`.

@@ -309,7 +309,8 @@ private:
                           + " bytes");
     if (cfg_.journal->overloaded()) {
       cfg_.metrics->events_rejected.inc(metrics::label("reason", "overloaded"));
-      auto r = error(503, "journal is over its high-water mark; retry later");
+      auto r = error(503, "overloaded: " + cfg_.journal->overload_reason()
+                              + "; retry later");
       r.headers.push_back(
           {"Retry-After", std::to_string(cfg_.retry_after_seconds)});
       return respond(std::move(r));

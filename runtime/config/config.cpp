@@ -183,10 +183,10 @@ private:
     if (!expect_map(f, "a map of node settings"))
       return;
     auto& node = cfg_.node;
-    auto m =
-        read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
-                     "durability", "dedup_window", "map_size", "max_body",
-                     "http_threads", "output_cap", "max_running", "max_depth"});
+    auto m = read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
+                          "durability", "dedup_window", "map_size", "max_body",
+                          "http_threads", "output_cap", "max_running",
+                          "max_depth", "max_queued"});
     if (auto v = find(m, "name"))
       if (auto s = get_string(*v)) {
         if (is_valid_name(*s))
@@ -262,6 +262,9 @@ private:
     if (auto v = find(m, "max_depth"))
       if (auto n = get_uint(*v, 1, 1000))
         node.max_depth = static_cast<uint32_t>(*n);
+    if (auto v = find(m, "max_queued"))
+      if (auto n = get_uint(*v, 1, 10'000'000))
+        node.max_queued = static_cast<uint32_t>(*n);
   }
 
   // --- sources --------------------------------------------------------------

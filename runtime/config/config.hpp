@@ -73,6 +73,12 @@ struct node_config {
   /// dead-letter queue with the chain of events that led to it, 1..1000.
   /// Default 8.
   uint32_t max_depth = 8;
+  /// Events not yet routed plus runs admitted but not started (held by
+  /// governors or waiting for an execution slot) above which webhooks and the
+  /// API answer 503 with Retry-After, until the number falls below 3/4 of it:
+  /// the bound that keeps memory flat when events come faster than handlers
+  /// finish, 1..10,000,000. Default 100,000.
+  uint32_t max_queued = 100'000;
 };
 
 /// One configured source. Its parameters are kept as YAML text until the

@@ -51,6 +51,8 @@ struct journal::impl {
   commit_observer observer;
   moodycamel::BlockingConcurrentQueue<write_op> queue;
   std::atomic<std::size_t> backlog{0};
+  /// Latched when queued runs pass their high-water mark, cleared below 3/4.
+  mutable std::atomic<bool> runs_high{false};
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> commits{0};
   std::thread thread;
@@ -236,8 +238,36 @@ std::size_t journal::backlog() const noexcept {
   return impl_->backlog.load(std::memory_order_relaxed);
 }
 
+namespace {
+
+bool runs_over(const journal_options& opts, std::atomic<bool>& latch) {
+  if (!opts.queued_runs)
+    return false;
+  auto n = opts.queued_runs->load(std::memory_order_relaxed);
+  if (n > opts.high_water_runs)
+    latch.store(true, std::memory_order_relaxed);
+  else if (n <= opts.high_water_runs * 3 / 4)
+    latch.store(false, std::memory_order_relaxed);
+  return latch.load(std::memory_order_relaxed);
+}
+
+} // namespace
+
 bool journal::overloaded() const noexcept {
-  return backlog() > impl_->opts.high_water_ops;
+  return backlog() > impl_->opts.high_water_ops
+         || runs_over(impl_->opts, impl_->runs_high);
+}
+
+std::string journal::overload_reason() const {
+  if (backlog() > impl_->opts.high_water_ops)
+    return "the journal has " + std::to_string(backlog())
+           + " writes queued (high-water mark "
+           + std::to_string(impl_->opts.high_water_ops) + ")";
+  if (runs_over(impl_->opts, impl_->runs_high))
+    return std::to_string(impl_->opts.queued_runs->load())
+           + " events and runs are queued behind flow control (high-water mark "
+           + std::to_string(impl_->opts.high_water_runs) + ")";
+  return {};
 }
 
 void journal::stop() {

@@ -98,6 +98,12 @@ struct journal_options {
   /// Queued operations above which overloaded() is true (callers answer 503).
   /// Default 20,000.
   std::size_t high_water_ops = 20000;
+  /// Runs queued downstream (held by governors, waiting for a slot), counted
+  /// by the pipeline; null: not watched.
+  std::shared_ptr<const std::atomic<int64_t>> queued_runs;
+  /// queued_runs above which overloaded() is true, until it falls below 3/4
+  /// of it. Default 100,000.
+  int64_t high_water_runs = 100'000;
 };
 
 /// Called on the writer thread after each commit with the events that were new
@@ -126,8 +132,12 @@ public:
   /// Returns the number of queued and in-flight operations (approximate).
   std::size_t backlog() const noexcept;
 
-  /// Returns true while the backlog is above the high-water mark.
+  /// Returns true while the backlog is above the high-water mark, or the
+  /// queued runs are above theirs (see journal_options).
   bool overloaded() const noexcept;
+
+  /// Returns why overloaded() is true ("" when it is not), for the 503 body.
+  std::string overload_reason() const;
 
   /// Commits what is queued, then stops the thread. Idempotent.
   void stop();

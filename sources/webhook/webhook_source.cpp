@@ -544,8 +544,8 @@ struct webhook_routes::impl {
     if (journal->overloaded()) {
       metrics->webhook_rejected.inc(metrics::label("source", cfg.name) + ","
                                     + metrics::label("reason", "overloaded"));
-      auto r = error_response(503, "journal is over its high-water mark; "
-                                   "retry later");
+      auto r = error_response(503, "overloaded: " + journal->overload_reason()
+                                       + "; retry later");
       r.headers.push_back({"Retry-After", "1"});
       return respond(std::move(r));
     }
