@@ -71,25 +71,27 @@ trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
 }
 
 // Stores `run` and, once committed, releases its slot at the governor of its
-// trigger; a retrying run is admitted there again after `retry_after`; a
-// waiting run's wakeup is stored with it and the dispatcher learns (waited)
-// once both are durable.
-void store_final(dispatcher_pointer self, run_record run,
-                 std::chrono::milliseconds retry_after = {}) {
+// trigger. A waiting run's wakeup, and a retrying run's wakeup for its next
+// attempt (wait.due_ns), are stored with it; once both are durable the timer
+// service holds the wakeup, and for a waiting run the dispatcher learns it
+// (waited).
+void store_final(dispatcher_pointer self, run_record run) {
   auto ref = find_trigger(self, run.trigger);
   store::run_op op;
   auto run_id = run.id;
   bool retry = run.current() == run_state::retrying;
   bool waiting = run.current() == run_state::waiting;
-  if (waiting && run.wait.due_ns > 0)
+  int64_t retry_due = retry ? run.wait.due_ns : 0;
+  if ((waiting || retry) && run.wait.due_ns > 0)
     op.arm.push_back(wakeup{run.wait.due_ns, run_wakeup_owner(run.id), {}});
   op.run = run;
   governor_actor governor =
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
-  op.done = [governor, hdl, run_id, retry, waiting, retry_after,
-             run = retry || waiting ? std::move(run)
-                                    : run_record{}](caf::error err) mutable {
+  auto timers = self->state.timers;
+  op.done = [governor, hdl, timers, run_id, retry_due, waiting,
+             run = waiting ? std::move(run)
+                           : run_record{}](caf::error err) mutable {
     if (err)
       std::cerr << "rouse: storing the outcome of run " << run_id
                 << " failed: " << describe(err) << "\n";
@@ -100,9 +102,12 @@ void store_final(dispatcher_pointer self, run_record run,
     // Waiting runs hold no slot.
     caf::anon_send(governor, release_atom::value, run_id);
     // Only once the retrying state is stored, so the next attempt's
-    // transitions can never be overwritten by it.
-    if (retry && !err)
-      caf::delayed_anon_send(governor, retry_after, admit_atom::value, run);
+    // transitions can never be overwritten by it. The wakeup fires wake()
+    // with reason "timer", which admits the run again.
+    if (retry_due > 0 && !err && timers)
+      caf::anon_send(
+          timers, arm_atom::value,
+          std::vector<wakeup>{wakeup{retry_due, run_wakeup_owner(run_id), {}}});
   };
   self->state.cfg.journal->submit(std::move(op));
 }
@@ -314,6 +319,20 @@ void wake(dispatcher_pointer self, wake_request req, run_reply reply) {
   if (!run)
     return;
   auto owner = run_wakeup_owner(run->id);
+  if (run->current() == run_state::retrying && run->wait.due_ns > 0
+      && (req.reason == "wake"
+          || (req.reason == "timer" && req.due_ns == run->wait.due_ns))) {
+    // The wait before the next attempt is over (or cut short by request):
+    // delete the wakeup, then settled() admits the run again.
+    auto due = run->wait.due_ns;
+    run->wait.due_ns = 0;
+    if (req.reason == "wake")
+      run->history.push_back(
+          run_transition{static_cast<uint8_t>(run_state::retrying),
+                         wall_clock_ns(), "next attempt now, by request"});
+    commit_change(self, std::move(*run), std::move(reply), due);
+    return;
+  }
   if (run->current() != run_state::waiting
       || (req.reason == "timer" && req.due_ns != run->wait.due_ns)) {
     // A wakeup of a wait that is over (woken otherwise, or cancelled before
@@ -377,6 +396,9 @@ void cancel(dispatcher_pointer self, const std::string& id, run_reply reply) {
   if (state == run_state::waiting) {
     disarm_due = run->wait.due_ns;
     forget_wait(self, id);
+  } else if (state == run_state::retrying && run->wait.due_ns > 0) {
+    // Between attempts: only its stored wakeup holds it.
+    disarm_due = run->wait.due_ns;
   } else {
     // A governor, the retry timer or the queue still holds it.
     self->state.cancelled.insert(id);
@@ -404,7 +426,15 @@ void settled(dispatcher_pointer self, bool ok, run_record run, run_reply reply,
                    wakeup_key{disarmed_due, run_wakeup_owner(run.id)}});
   json::object_writer w;
   w.field("run", run.id).field("state", to_string(run.current()));
-  if (run.current() == run_state::pending) {
+  if (run.current() == run_state::retrying) {
+    auto ref = find_trigger(self, run.trigger);
+    if (ref.entry != nullptr)
+      self->send(ref.entry->governor, admit_atom::value, run);
+    else
+      std::cerr << "rouse: run " << run.id << " is due for its next attempt, "
+                << "but its trigger \"" << run.trigger
+                << "\" no longer exists; left retrying\n";
+  } else if (run.current() == run_state::pending) {
     w.field("reason", run.wait.reason);
     auto ref = find_trigger(self, run.trigger);
     if (ref.entry != nullptr)
@@ -611,7 +641,6 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
                            : !outcome.error.empty()
                                ? outcome.error
                                : "exit " + std::to_string(outcome.exit_code);
-        std::chrono::milliseconds delay{0};
         if (!outcome.ok) {
           auto ref = find_trigger(self, run.trigger);
           config::retry_policy policy;
@@ -619,7 +648,14 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
             policy = ref.entry->def->retry;
           if (run.attempt < policy.attempts) {
             state = run_state::retrying;
-            delay = retry_delay(policy, run.attempt);
+            auto delay = retry_delay(policy, run.attempt);
+            // At least 1 ns ahead: 0 means "no wakeup".
+            run.wait.due_ns =
+                now
+                + std::max<int64_t>(
+                    1,
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(delay)
+                        .count());
             note += "; attempt " + std::to_string(run.attempt + 1) + " of "
                     + std::to_string(policy.attempts) + " in "
                     + config::format_duration(delay);
@@ -634,7 +670,7 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
             metrics::label("trigger", run.trigger) + ","
             + metrics::label("outcome", to_string(state)));
         auto id = run.id;
-        store_final(self, std::move(run), delay);
+        store_final(self, std::move(run));
         release_slot(self, id);
       },
       [=](waited_atom, bool ok, run_record& run) {

@@ -138,15 +138,16 @@ struct host::impl {
     // 1. Runs decided but not finished: pending ones wait for admission again;
     //    running ones were interrupted and start again with the next attempt.
     std::vector<run_record> unfinished;
-    // Retrying runs start their next attempt at once: the wait is not stored
-    // across restarts yet (the timer service will hold it).
+    // Retrying runs with a stored wakeup (wait.due_ns) are woken by the timer
+    // service when their next attempt is due; older ones start at once.
     for (auto state :
          {run_state::pending, run_state::running, run_state::retrying}) {
       auto runs = db->runs_in_state(state);
       if (!runs)
         return std::move(runs.error());
       for (auto& run : *runs)
-        unfinished.push_back(std::move(run));
+        if (state != run_state::retrying || run.wait.due_ns == 0)
+          unfinished.push_back(std::move(run));
     }
     std::sort(unfinished.begin(), unfinished.end(),
               [](const run_record& a, const run_record& b) {

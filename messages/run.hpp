@@ -73,7 +73,8 @@ struct run_wait {
   /// `pattern` (until `due_ns` if that is not 0). Stored numerically.
   enum kind_t : uint8_t { none = 0, sleep = 1, event = 2 };
   uint8_t kind = none;
-  /// When the run wakes (sleep) or times out (event); 0: no timeout.
+  /// When the run wakes (sleep) or times out (event); 0: no timeout. For a
+  /// `retrying` run: when its next attempt is due (a stored wakeup).
   int64_t due_ns = 0;
   /// The pattern (JSON) an event must match to wake the run.
   std::string pattern;

@@ -2,8 +2,9 @@
 """Retries and the dead-letter queue: a handler that always fails is retried with
 exponential backoff (each wait recorded in the run's history), ends `dead` in the DLQ
 after its attempts, `rouse dlq replay` runs it again as a new attempt chain, `drop`
-takes it out; a run waiting for its retry when the server is SIGKILLed still gets
-exactly its remaining attempts after the restart."""
+takes it out. The wait before a retry is a durable wakeup: a run waiting for its retry
+when the server is SIGKILLed gets exactly its remaining attempt after the restart, and
+not before its backoff is over; `rouse runs wake` starts a retry now."""
 
 import os
 import subprocess
@@ -21,6 +22,10 @@ TRIGGERS = """\
     retry: { attempts: 3, backoff: 200ms, max_backoff: 300ms, jitter: 0 }
   slow-retry:
     on: { type: [demo.slow] }
+    run: { exec: ["{dir}/fail.sh"], timeout: 30s }
+    retry: { attempts: 2, backoff: 3s, jitter: 0 }
+  hour-retry:
+    on: { type: [demo.hour] }
     run: { exec: ["{dir}/fail.sh"], timeout: 30s }
     retry: { attempts: 2, backoff: 1h }
   once:
@@ -115,14 +120,38 @@ def main():
 
     # --- SIGKILL while a run waits for its retry ---
     slow = run_id_for(post(srv, "demo.slow", "s-1"), "slow-retry")
-    wait_state(srv, slow, "retrying")
+    run = wait_state(srv, slow, "retrying")
+    failed_at = run["history"][-1]["at"]
     srv.kill9()
     srv.start()
+    check_eq(state_of(srv, slow), "retrying",
+             "right after the restart the run still waits for its backoff")
     run = wait_state(srv, slow, "dead")
     check_eq(run["attempt"], 2, "attempts of the run retried across a SIGKILL")
-    check_eq([h["state"] for h in run["history"]].count("running"), 2,
-             "exactly its remaining attempt ran after the restart")
-    return "dlq: backoff, dead, replay, drop and retry across SIGKILL ok"
+    starts = [h["at"] for h in run["history"] if h["state"] == "running"]
+    check_eq(len(starts), 2, "exactly its remaining attempt ran after the restart")
+    waited = parse_time(starts[1]) - parse_time(failed_at)
+    check(waited >= 2.99, "the retry waited its 3s backoff across the restart, "
+          "waited %.3fs" % waited)
+
+    # --- rouse runs wake: the next attempt now ---
+    hour = run_id_for(post(srv, "demo.hour", "h-1"), "hour-retry")
+    wait_state(srv, hour, "retrying")
+    cli(srv, "runs", "wake", hour)
+    run = wait_state(srv, hour, "dead")
+    check("next attempt now, by request" in [h["note"] for h in run["history"]],
+          "the early retry is in the history: %r" % run["history"])
+    return "dlq: backoff, dead, replay, drop and durable retry wait across SIGKILL ok"
+
+
+def parse_time(text):
+    """Seconds since the epoch of an RFC 3339 UTC time with up to 9 fraction digits."""
+    import calendar
+    import re
+    m = re.match(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$", text)
+    check(m, "not an RFC 3339 UTC time: %r" % text)
+    whole = calendar.timegm(tuple(int(m.group(i)) for i in range(1, 7)) + (0, 0, 0))
+    return whole + (float(m.group(7)) if m.group(7) else 0.0)
 
 
 if __name__ == "__main__":
