@@ -70,6 +70,64 @@ trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
   return ref;
 }
 
+// Adds to `op` the event that tells about `run`'s new state (rouse.run.started,
+// .succeeded, .failed, .dead, .waiting), committed with it. It is one step
+// deeper than the run's event and emitted by the run's trigger, so loop
+// protection and ignore_self apply to triggers that chain on runs.
+void publish(dispatcher_pointer self, store::run_op& op,
+             const run_record& run) {
+  using mode = config::node_config::run_events_mode;
+  const auto& cfg = self->state.cfg;
+  if (cfg.run_events == mode::never || run.history.empty())
+    return;
+  if (cfg.run_events == mode::automatic && cfg.waits_active->load() == 0) {
+    auto table = cfg.triggers->load();
+    if (!table || !table->run_events)
+      return;
+  }
+  std::string kind;
+  switch (run.current()) {
+  case run_state::running: kind = "started"; break;
+  case run_state::succeeded: kind = "succeeded"; break;
+  case run_state::failed: kind = "failed"; break;
+  case run_state::dead: kind = "dead"; break;
+  case run_state::waiting: kind = "waiting"; break;
+  default: return;
+  }
+  const auto& last = run.history.back();
+  event ev;
+  ev.source = std::string{run_event_source};
+  ev.type = "rouse.run." + kind;
+  ev.id = run.id + "/" + std::to_string(run.history.size());
+  ev.subject = run.trigger;
+  ev.time = json::format_rfc3339(last.at_ns);
+  ev.datacontenttype = "application/json";
+  ev.received_by = emitted_by(run.trigger);
+  json::object_writer cause;
+  cause.field("seq", run.event_seq)
+      .field("id", run.event_id)
+      .field("type", run.event_type);
+  if (auto orig = self->state.cfg.db->get_event(run.event_seq); orig && *orig) {
+    ev.depth = (*orig)->depth + 1;
+    ev.cause = (*orig)->id;
+    cause.field("source", (*orig)->source);
+  }
+  json::object_writer data;
+  data.field("run", run.id)
+      .field("trigger", run.trigger)
+      .field("state", to_string(run.current()))
+      .field("attempt", uint64_t{run.attempt})
+      .field("note", last.note);
+  if (is_terminal(run.current())) {
+    data.field("exit_code", int64_t{run.exit_code});
+    if (!run.error.empty())
+      data.field("error", run.error);
+  }
+  data.raw("event", cause.finish());
+  ev.data = data.finish();
+  op.emit.push_back(std::move(ev));
+}
+
 // Stores `run` and, once committed, releases its slot at the governor of its
 // trigger. A waiting run's wakeup, and a retrying run's wakeup for its next
 // attempt (wait.due_ns), are stored with it; once both are durable the timer
@@ -84,6 +142,7 @@ void store_final(dispatcher_pointer self, run_record run) {
   int64_t retry_due = retry ? run.wait.due_ns : 0;
   if ((waiting || retry) && run.wait.due_ns > 0)
     op.arm.push_back(wakeup{run.wait.due_ns, run_wakeup_owner(run.id), {}});
+  publish(self, op, run);
   op.run = run;
   governor_actor governor =
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
@@ -133,6 +192,7 @@ void begin(dispatcher_pointer self, run_record run) {
                             ? std::string{}
                             : " (resumed: " + run.wait.reason + ")"));
   store::run_op op;
+  publish(self, op, run);
   op.run = run;
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
   op.done = [hdl, run = std::move(run)](caf::error err) mutable {
@@ -461,6 +521,7 @@ void skip_run(dispatcher_pointer self, run_record run, run_state state,
       + metrics::label("outcome", to_string(state)));
   store::run_op op;
   auto id = run.id;
+  publish(self, op, run);
   op.run = std::move(run);
   op.done = [id](caf::error err) {
     if (err)

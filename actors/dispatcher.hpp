@@ -5,6 +5,7 @@
 
 #include "actors/trigger_table.hpp"
 #include "messages/interfaces.hpp"
+#include "runtime/config/config.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -46,6 +47,11 @@ struct dispatcher_config {
   /// Counts the runs waiting for an execution slot (over max_running), with
   /// those governors hold: the backpressure gauge. May be null.
   std::shared_ptr<std::atomic<int64_t>> queued;
+  /// Publish rouse.run.* events with run transitions (node.run_events):
+  /// with `automatic`, only while a trigger names them
+  /// (trigger_table::run_events) or a run waits for an event.
+  config::node_config::run_events_mode run_events =
+      config::node_config::run_events_mode::automatic;
 };
 
 /// Spawns the dispatcher (and its timer service).

@@ -100,6 +100,7 @@ struct host::impl {
     dc.max_running = opts.cfg.node.max_running;
     dc.waits_active = waits_active;
     dc.queued = held;
+    dc.run_events = opts.cfg.node.run_events;
     dispatcher = spawn_dispatcher(*sys, dc);
     trigger_set_config tc;
     tc.sys = sys;

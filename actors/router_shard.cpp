@@ -78,6 +78,8 @@ void flush(shard_pointer self) {
       const auto& trig = table.triggers[i];
       if (!trig.enabled)
         continue;
+      if (ev.source == run_event_source && !trig.run_events)
+        continue;
       if (trig.def != nullptr && trig.def->ignore_self
           && ev.received_by == emitted_by(trig.name))
         continue;

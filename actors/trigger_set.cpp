@@ -179,6 +179,9 @@ void trigger_set::publish() {
     e.enabled = t.def->enabled;
     e.governor = t.governor;
     e.keys = t.keys;
+    e.run_events = config::wants_run_events(t.def->on);
+    if (e.run_events && e.enabled)
+      table->run_events = true;
     e.handler = t.handler;
     e.timeout = t.timeout;
     e.origin = t.origin;

@@ -28,6 +28,9 @@ namespace rouse {
 struct trigger_entry {
   std::string name;
   bool enabled = true;
+  /// The trigger's pattern names rouse's run events (config::wants_run_events):
+  /// only such triggers see events with source "rouse".
+  bool run_events = false;
   governor_actor governor;
   handler_actor handler;
   /// Timeout for a handler's answer; exec handlers enforce their own on the
@@ -48,6 +51,8 @@ struct trigger_table {
   std::vector<trigger_entry> triggers;
   /// Index into `triggers` by name.
   std::unordered_map<std::string, uint32_t> by_name;
+  /// Some enabled trigger names rouse's run events.
+  bool run_events = false;
 
   /// Returns the trigger called `name`, or null.
   const trigger_entry* find(const std::string& name) const {

@@ -204,6 +204,10 @@ typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
 /// the run's token): "run:<trigger>".
 std::string emitted_by(std::string_view trigger);
 
+/// The `source` of the events rouse publishes about runs (rouse.run.started,
+/// .succeeded, .failed, .dead, .waiting).
+inline constexpr std::string_view run_event_source = "rouse";
+
 /// Returns the run id for (event seq, trigger): "<seq as 16 hex
 /// digits>-<trigger>". Trigger names are restricted to [A-Za-z0-9_.-] by the
 /// config, so ids are URL-safe.

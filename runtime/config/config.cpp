@@ -186,7 +186,7 @@ private:
     auto m = read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
                           "durability", "dedup_window", "map_size", "max_body",
                           "http_threads", "output_cap", "max_running",
-                          "max_depth", "max_queued"});
+                          "max_depth", "max_queued", "run_events"});
     if (auto v = find(m, "name"))
       if (auto s = get_string(*v)) {
         if (is_valid_name(*s))
@@ -262,6 +262,17 @@ private:
     if (auto v = find(m, "max_depth"))
       if (auto n = get_uint(*v, 1, 1000))
         node.max_depth = static_cast<uint32_t>(*n);
+    if (auto v = find(m, "run_events")) {
+      bool b = false;
+      if (v->node.IsScalar() && v->node.Scalar() == "auto")
+        node.run_events = node_config::run_events_mode::automatic;
+      else if (v->node.IsScalar() && YAML::convert<bool>::decode(v->node, b))
+        node.run_events = b ? node_config::run_events_mode::always
+                            : node_config::run_events_mode::never;
+      else
+        error(value_mark(*v), v->path,
+              "expected auto, true or false, got " + describe_type(v->node));
+    }
     if (auto v = find(m, "max_queued"))
       if (auto n = get_uint(*v, 1, 10'000'000))
         node.max_queued = static_cast<uint32_t>(*n);

@@ -79,6 +79,12 @@ struct node_config {
   /// the bound that keeps memory flat when events come faster than handlers
   /// finish, 1..10,000,000. Default 100,000.
   uint32_t max_queued = 100'000;
+  /// When run transitions are published as events (rouse.run.started,
+  /// .succeeded, .failed, .dead, .waiting; source "rouse") so triggers can
+  /// chain on runs: `auto` (default) while some trigger's pattern names them
+  /// or some run waits for an event; `true` always; `false` never.
+  enum class run_events_mode { automatic, always, never };
+  run_events_mode run_events = run_events_mode::automatic;
 };
 
 /// One configured source. Its parameters are kept as YAML text until the
@@ -291,6 +297,12 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
 
 /// Returns `trg` as the JSON object parse_trigger_json reads (compact).
 std::string to_json(const trigger_config& trg);
+
+/// Returns true if the `on` pattern (compact JSON) asks for rouse's own run
+/// events: its top-level `source` lists "rouse", or its `type` lists a value
+/// or prefix starting with "rouse.". Run events (source "rouse") reach only
+/// such triggers, so a catch-all trigger does not run on its own runs.
+bool wants_run_events(std::string_view on_json);
 
 /// Returns `d` in the largest unit that divides it: "15m", "90s", "250ms".
 std::string format_duration(std::chrono::milliseconds d);

@@ -703,4 +703,37 @@ std::string to_json(const trigger_config& trg) {
   return w.finish();
 }
 
+bool wants_run_events(std::string_view on_json) {
+  simdjson::dom::parser parser;
+  element root;
+  if (parser.parse(on_json.data(), on_json.size()).get(root)
+      != simdjson::SUCCESS)
+    return false;
+  auto lists = [&](const char* field, auto&& accept) {
+    simdjson::dom::array alternatives;
+    if (root[field].get_array().get(alternatives) != simdjson::SUCCESS)
+      return false;
+    for (auto alt : alternatives) {
+      std::string_view text;
+      object op;
+      if (alt.get_string().get(text) == simdjson::SUCCESS) {
+        if (accept(text))
+          return true;
+      } else if (alt.get_object().get(op) == simdjson::SUCCESS
+                 && op["prefix"].get_string().get(text) == simdjson::SUCCESS
+                 && accept(text)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto rouse_source = [](std::string_view s) {
+    return s == "rouse" || s.starts_with("rouse");
+  };
+  auto rouse_type = [](std::string_view t) {
+    return t.starts_with("rouse.") || t == "rouse";
+  };
+  return lists("source", rouse_source) || lists("type", rouse_type);
+}
+
 } // namespace rouse::config

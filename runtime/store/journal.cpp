@@ -113,6 +113,13 @@ struct journal::impl {
               for (const auto& more : x.also)
                 if (auto err = db.put_run(*child, more))
                   return err;
+              for (auto& ev : x.emit) {
+                auto r = db.append(*child, ev, now);
+                if (!r)
+                  return std::move(r.error());
+                if (!r->duplicate)
+                  fresh.push_back(ev);
+              }
               return apply_wakeups(db, *child, x.arm, x.disarm);
             },
             [&](trigger_op& x) -> caf::error {

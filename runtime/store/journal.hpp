@@ -55,6 +55,9 @@ struct run_op {
   run_record run;
   /// More runs stored in the same transaction (a batch and its members).
   std::vector<run_record> also;
+  /// Events appended in the same transaction (rouse.run.* about this run):
+  /// committed with the transition or not at all.
+  std::vector<event> emit;
   std::function<void(caf::error)> done;
   /// Wakeups to store (replacing any with the same key).
   std::vector<wakeup> arm;
