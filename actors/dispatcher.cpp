@@ -70,21 +70,26 @@ trigger_ref find_trigger(dispatcher_pointer self, const std::string& name) {
   return ref;
 }
 
+// Whether rouse.* events are published now (node.run_events).
+bool publishing(dispatcher_pointer self) {
+  using mode = config::node_config::run_events_mode;
+  const auto& cfg = self->state.cfg;
+  if (cfg.run_events == mode::never)
+    return false;
+  if (cfg.run_events == mode::always || cfg.waits_active->load() > 0)
+    return true;
+  auto table = cfg.triggers->load();
+  return table && table->run_events;
+}
+
 // Adds to `op` the event that tells about `run`'s new state (rouse.run.started,
 // .succeeded, .failed, .dead, .waiting), committed with it. It is one step
 // deeper than the run's event and emitted by the run's trigger, so loop
 // protection and ignore_self apply to triggers that chain on runs.
 void publish(dispatcher_pointer self, store::run_op& op,
              const run_record& run) {
-  using mode = config::node_config::run_events_mode;
-  const auto& cfg = self->state.cfg;
-  if (cfg.run_events == mode::never || run.history.empty())
+  if (run.history.empty() || !publishing(self))
     return;
-  if (cfg.run_events == mode::automatic && cfg.waits_active->load() == 0) {
-    auto table = cfg.triggers->load();
-    if (!table || !table->run_events)
-      return;
-  }
   std::string kind;
   switch (run.current()) {
   case run_state::running: kind = "started"; break;
@@ -148,7 +153,9 @@ void store_final(dispatcher_pointer self, run_record run) {
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
   auto timers = self->state.timers;
-  op.done = [governor, hdl, timers, run_id, retry_due, waiting,
+  // 0: no outcome (waiting), 1: succeeded, 2: failed.
+  int outcome = run.current() == run_state::succeeded ? 1 : waiting ? 0 : 2;
+  op.done = [governor, hdl, timers, run_id, retry_due, waiting, outcome,
              run = waiting ? std::move(run)
                            : run_record{}](caf::error err) mutable {
     if (err)
@@ -158,8 +165,12 @@ void store_final(dispatcher_pointer self, run_record run) {
       caf::anon_send(hdl, waited_atom::value, !err, std::move(run));
     if (!governor)
       return;
-    // Waiting runs hold no slot.
-    caf::anon_send(governor, release_atom::value, run_id);
+    // Waiting runs hold no slot. A finished attempt's outcome counts for the
+    // circuit breaker.
+    if (outcome == 0)
+      caf::anon_send(governor, release_atom::value, run_id);
+    else
+      caf::anon_send(governor, release_atom::value, run_id, outcome == 1);
     // Only once the retrying state is stored, so the next attempt's
     // transitions can never be overwritten by it. The wakeup fires wake()
     // with reason "timer", which admits the run again.
@@ -506,6 +517,36 @@ void settled(dispatcher_pointer self, bool ok, run_record run, run_reply reply,
   answer(reply, 200, w.finish());
 }
 
+// Publishes an event about trigger `trigger` (a governor's circuit breaker
+// opened or closed) and logs it.
+void notice(dispatcher_pointer self, const std::string& trigger,
+            const std::string& type, const std::string& note) {
+  std::cerr << "rouse: trigger \"" << trigger << "\": " << type << " (" << note
+            << ")\n";
+  if (!publishing(self))
+    return;
+  auto now = wall_clock_ns();
+  event ev;
+  ev.source = std::string{run_event_source};
+  ev.type = type;
+  ev.id = trigger + "/" + type + "/" + std::to_string(now);
+  ev.subject = trigger;
+  ev.time = json::format_rfc3339(now);
+  ev.datacontenttype = "application/json";
+  ev.received_by = emitted_by(trigger);
+  json::object_writer data;
+  data.field("trigger", trigger).field("note", note);
+  ev.data = data.finish();
+  store::append_op op;
+  op.events.push_back(std::move(ev));
+  op.done = [](caf::expected<std::vector<store::append_outcome>> r) {
+    if (!r)
+      std::cerr << "rouse: storing a trigger event failed: "
+                << describe(r.error()) << "\n";
+  };
+  self->state.cfg.journal->submit(std::move(op));
+}
+
 // Stores a run its governor decided not to run: skipped (debounced, batched,
 // over a rate, a singleton or a full queue) or dead (rejected by a full queue,
 // so it can be replayed from the dead-letter queue).
@@ -597,6 +638,8 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
       [=](batch_atom, run_record& leader, std::vector<run_record>& members) {
         store_batch(self, std::move(leader), std::move(members));
       },
+      [=](notice_atom, const std::string& trigger, const std::string& type,
+          const std::string& note) { notice(self, trigger, type, note); },
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
         if (st.active >= st.cfg.max_running) {

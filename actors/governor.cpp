@@ -88,6 +88,14 @@ void carry_out(governor_pointer self) {
                  std::move(members));
       break;
     }
+    case flow::decision::circuit_open:
+    case flow::decision::circuit_closed:
+      self->send(st.cfg.dispatcher, notice_atom::value, st.cfg.trigger,
+                 std::string{d.kind == flow::decision::circuit_open
+                                 ? "rouse.trigger.circuit_open"
+                                 : "rouse.trigger.circuit_closed"},
+                 std::move(d.reason));
+      break;
     }
   }
   if (st.cfg.held)
@@ -127,6 +135,10 @@ governor_actor::behavior_type governor(governor_pointer self,
       },
       [=](release_atom, const std::string& run_id) {
         self->state.sched->release(run_id, now_ns(self), self->state.out);
+        carry_out(self);
+      },
+      [=](release_atom, const std::string& run_id, bool ok) {
+        self->state.sched->release(run_id, now_ns(self), self->state.out, ok);
         carry_out(self);
       },
       [=](limit_atom, flow_settings& policy) {

@@ -39,6 +39,9 @@ using skip_atom = caf::atom_constant<caf::atom("skip")>;
 /// To the dispatcher, from a governor: store a batch run and its members,
 /// then admit the batch again.
 using batch_atom = caf::atom_constant<caf::atom("batch")>;
+/// To the dispatcher, from a governor: publish an event about the trigger
+/// (rouse.trigger.circuit_open / circuit_closed).
+using notice_atom = caf::atom_constant<caf::atom("notice")>;
 /// To the timer service: these wakeups were committed; hold the soonest.
 using arm_atom = caf::atom_constant<caf::atom("arm")>;
 /// To the timer service: these wakeups' deletion was committed; forget them.

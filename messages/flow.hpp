@@ -31,6 +31,12 @@ struct flow_settings {
   uint32_t queue_max = 0;
   enum on_full_t : uint8_t { reject = 0, drop_oldest = 1, latest_wins = 2 };
   uint8_t on_full = reject;
+  /// Circuit breaker: after this many consecutive failed runs no run starts
+  /// for circuit_cool_ns, then one probe run decides; 0: off.
+  uint32_t circuit_failures = 0;
+  int64_t circuit_cool_ns = 0;
+  /// While open, new runs go to the dead-letter queue instead of waiting.
+  bool circuit_dlq = false;
 
   friend bool operator==(const flow_settings&, const flow_settings&) = default;
 };
@@ -41,7 +47,7 @@ typename Inspector::result_type inspect(Inspector& f, flow_settings& x) {
            x.concurrency_keyed, x.rate_limit, x.rate_per_ns, x.rate_drop,
            x.debounce_ns, x.debounce_max_wait_ns, x.batch_max, x.batch_wait_ns,
            x.priority, x.aging_ns, x.singleton, x.singleton_cancel, x.queue_max,
-           x.on_full);
+           x.on_full, x.circuit_failures, x.circuit_cool_ns, x.circuit_dlq);
 }
 
 } // namespace rouse

@@ -42,6 +42,7 @@ using router_shard_actor =
 using governor_actor =
     caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
                      caf::reacts_to<release_atom, std::string>,
+                     caf::reacts_to<release_atom, std::string, bool>,
                      caf::reacts_to<limit_atom, flow_settings>,
                      caf::reacts_to<tick_atom, uint64_t>>;
 
@@ -55,6 +56,7 @@ using dispatcher_actor = caf::typed_actor<
     caf::reacts_to<launch_atom, run_record>,
     caf::reacts_to<skip_atom, run_record, uint8_t, std::string>,
     caf::reacts_to<batch_atom, run_record, std::vector<run_record>>,
+    caf::reacts_to<notice_atom, std::string, std::string, std::string>,
     caf::reacts_to<started_atom, bool, run_record>,
     caf::reacts_to<outcome_atom, run_record, run_outcome>,
     caf::reacts_to<waited_atom, bool, run_record>,

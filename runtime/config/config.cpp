@@ -334,7 +334,7 @@ private:
         continue;
       auto m = read_map(value, {"on", "run", "concurrency", "rate", "debounce",
                                 "batch", "priority", "singleton", "queue",
-                                "retry", "enabled", "ignore_self"});
+                                "circuit", "retry", "enabled", "ignore_self"});
       bool ok = true;
       if (auto on = find(m, "on"))
         ok &= load_on(*on, trg);
@@ -677,6 +677,8 @@ private:
       ok &= load_singleton(*v, flow.singleton);
     if (auto v = find(m, "queue"))
       ok &= load_queue(*v, flow.queue);
+    if (auto v = find(m, "circuit"))
+      ok &= load_circuit(*v, flow.circuit);
     if (debounce && batch) {
       auto before = [](const YAML::Mark& a, const YAML::Mark& b) {
         return std::pair{a.line, a.column} < std::pair{b.line, b.column};
@@ -859,6 +861,26 @@ private:
     if (auto v = find(m, "on_full"))
       if (auto i = get_choice(*v, {"reject", "drop_oldest", "latest_wins"}))
         queue.on_full = static_cast<flow_policy::queue_policy::on_full_t>(*i);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_circuit(const field& f, flow_policy::circuit_policy& circuit) {
+    if (!expect_map(f, "a map with failures, cool_off, mode"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"failures", "cool_off", "mode"});
+    if (auto v = find(m, "failures")) {
+      if (auto n = get_uint(*v, 1, 1000))
+        circuit.failures = static_cast<uint32_t>(*n);
+    } else {
+      missing(f, "failures", "consecutive failed runs that open it, e.g. 5");
+    }
+    if (auto v = find(m, "cool_off"))
+      if (auto d = get_positive_duration(*v))
+        circuit.cool_off = *d;
+    if (auto v = find(m, "mode"))
+      if (auto i = get_choice(*v, {"queue", "dlq"}))
+        circuit.mode = static_cast<flow_policy::circuit_policy::mode_t>(*i);
     return errors_.size() == errors_before;
   }
 

@@ -198,6 +198,15 @@ struct flow_policy {
     enum on_full_t { reject, drop_oldest, latest_wins } on_full = reject;
   } queue;
 
+  /// After `failures` consecutive failed runs, no run starts for `cool_off`;
+  /// then one probe run: success closes the circuit, failure opens it again.
+  struct circuit_policy {
+    uint32_t failures = 0; ///< 1..1000; 0: no circuit breaker
+    std::chrono::milliseconds cool_off{60'000}; ///< > 0
+    /// queue: runs wait while open; dlq: new runs go to the dead-letter queue.
+    enum mode_t { queue, dlq } mode = queue;
+  } circuit;
+
   friend bool operator==(const flow_policy& a, const flow_policy& b) {
     auto tie = [](const flow_policy& p) {
       return std::tie(p.concurrency_key, p.rate.limit, p.rate.per, p.rate.key,
@@ -205,7 +214,8 @@ struct flow_policy {
                       p.debounce.key, p.batch.max_size, p.batch.max_wait,
                       p.batch.key, p.priority.value, p.priority.aging,
                       p.singleton.enabled, p.singleton.key, p.singleton.mode,
-                      p.queue.max, p.queue.on_full);
+                      p.queue.max, p.queue.on_full, p.circuit.failures,
+                      p.circuit.cool_off, p.circuit.mode);
     };
     return tie(a) == tie(b);
   }

@@ -359,6 +359,30 @@ caf::error parse_queue(element e, flow_policy::queue_policy& queue) {
   return read_member(*obj, "queue", "on_full", queue.on_full, on_full);
 }
 
+caf::error parse_circuit(element e, flow_policy::circuit_policy& circuit) {
+  auto obj = get_object(e, "circuit", "failures, cool_off, mode");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "circuit", {"failures", "cool_off", "mode"}))
+    return err;
+  if ((*obj)["failures"].error() != simdjson::SUCCESS)
+    return missing_member("circuit", "failures",
+                          "consecutive failed runs that open it");
+  auto failures = [](element x, const std::string& path) {
+    return get_uint(x, path, 1, 1000);
+  };
+  auto mode = [](element x, const std::string& path) {
+    return get_choice(x, path, {"queue", "dlq"});
+  };
+  if (auto err =
+          read_member(*obj, "circuit", "failures", circuit.failures, failures))
+    return err;
+  if (auto err = read_member(*obj, "circuit", "cool_off", circuit.cool_off,
+                             get_positive_duration))
+    return err;
+  return read_member(*obj, "circuit", "mode", circuit.mode, mode);
+}
+
 /// Reads the flow policies among the members of the trigger object `obj`.
 caf::error parse_flow(object obj, flow_policy& flow) {
   element v;
@@ -383,6 +407,9 @@ caf::error parse_flow(object obj, flow_policy& flow) {
       return err;
   if (obj["queue"].get(v) == simdjson::SUCCESS)
     if (auto err = parse_queue(v, flow.queue))
+      return err;
+  if (obj["circuit"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_circuit(v, flow.circuit))
       return err;
   return {};
 }
@@ -494,11 +521,11 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
     return make_error(errc::invalid_input,
                       "expected a JSON object with name, on and run, got "
                           + type_name(root));
-  if (auto err =
-          expect_keys(obj, "",
-                      {"name", "on", "run", "concurrency", "rate", "debounce",
-                       "batch", "priority", "singleton", "queue", "retry",
-                       "enabled", "ignore_self", "origin", "file", "line"}))
+  if (auto err = expect_keys(obj, "",
+                             {"name", "on", "run", "concurrency", "rate",
+                              "debounce", "batch", "priority", "singleton",
+                              "queue", "circuit", "retry", "enabled",
+                              "ignore_self", "origin", "file", "line"}))
     return err;
   trigger_config trg;
   element v;
@@ -653,6 +680,14 @@ void write_flow(json::object_writer& w, const flow_policy& flow) {
     json::object_writer p;
     p.field("max", uint64_t{q.max}).field("on_full", on_full[q.on_full]);
     w.raw("queue", p.finish());
+  }
+  if (const auto& c = flow.circuit; c.failures > 0) {
+    json::object_writer p;
+    p.field("failures", uint64_t{c.failures})
+        .field("cool_off", format_duration(c.cool_off))
+        .field("mode",
+               c.mode == flow_policy::circuit_policy::dlq ? "dlq" : "queue");
+    w.raw("circuit", p.finish());
   }
 }
 

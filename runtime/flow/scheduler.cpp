@@ -46,6 +46,9 @@ settings settings_from(uint32_t concurrency, const config::flow_policy& p) {
   s.singleton_cancel =
       p.singleton.mode == config::flow_policy::singleton_policy::cancel;
   s.queue_max = p.queue.max;
+  s.circuit_failures = p.circuit.failures;
+  s.circuit_cool_ns = ns(p.circuit.cool_off);
+  s.circuit_dlq = p.circuit.mode == config::flow_policy::circuit_policy::dlq;
   switch (p.queue.on_full) {
   case config::flow_policy::queue_policy::reject:
     s.on_full = settings::reject;
@@ -196,6 +199,15 @@ void scheduler::flush_batch(const std::string& key,
 
 void scheduler::to_ready(held_run h, int64_t now, std::vector<decision>& out) {
   const auto id = h.x.run_id;
+  if (circuit_ != circuit_state::closed && cfg_.circuit_dlq && h.x.fresh) {
+    unmark_single(h.x);
+    out.push_back({decision::reject,
+                   id,
+                   "circuit open after " + std::to_string(cfg_.circuit_failures)
+                       + " consecutive failures",
+                   {}});
+    return;
+  }
   if (cfg_.rate_limit > 0 && cfg_.rate_drop) {
     const auto& key = h.x.keys.rate_key;
     if (token_at(key, now) > now) {
@@ -301,6 +313,10 @@ void scheduler::relist(const std::string& part) {
 
 void scheduler::pump(int64_t now, std::vector<decision>& out) {
   while (!eligible_.empty()) {
+    // Open: nothing starts. Half open: only the probe, one run.
+    if (circuit_ == circuit_state::open
+        || (circuit_ == circuit_state::half_open && !probe_.empty()))
+      return;
     if (!cfg_.concurrency_keyed && cfg_.concurrency > 0
         && running_.size() >= cfg_.concurrency)
       return;
@@ -326,11 +342,17 @@ void scheduler::pump(int64_t now, std::vector<decision>& out) {
     running_.emplace(id, slot{part, h->second.x.keys.singleton_key});
     held_.erase(h);
     out.push_back({decision::launch, id, {}, {}});
+    if (circuit_ == circuit_state::half_open)
+      probe_ = id;
     relist(part);
   }
 }
 
 void scheduler::settle(int64_t now, std::vector<decision>& out) {
+  if (circuit_ == circuit_state::open && now >= open_until_ns_) {
+    circuit_ = circuit_state::half_open;
+    probe_.clear();
+  }
   while (!burst_due_.empty() && burst_due_.begin()->first <= now) {
     auto key = burst_due_.begin()->second;
     burst_due_.erase(burst_due_.begin());
@@ -366,10 +388,14 @@ void scheduler::settle(int64_t now, std::vector<decision>& out) {
 // --- release, time, reconfiguration ------------------------------------------
 
 void scheduler::release(const std::string& run_id, int64_t now,
-                        std::vector<decision>& out) {
+                        std::vector<decision>& out, std::optional<bool> ok) {
   auto i = running_.find(run_id);
   if (i == running_.end())
     return;
+  if (cfg_.circuit_failures > 0 && ok)
+    count_outcome(run_id, *ok, now, out);
+  else if (run_id == probe_)
+    probe_.clear(); // the probe waits: the next run probes instead
   auto s = std::move(i->second);
   running_.erase(i);
   if (auto p = parts_.find(s.part); p != parts_.end()) {
@@ -396,6 +422,47 @@ void scheduler::release(const std::string& run_id, int64_t now,
   settle(now, out);
 }
 
+void scheduler::count_outcome(const std::string& run_id, bool ok, int64_t now,
+                              std::vector<decision>& out) {
+  const bool probe = circuit_ == circuit_state::half_open && run_id == probe_;
+  if (ok) {
+    failures_ = 0;
+    if (probe) {
+      circuit_ = circuit_state::closed;
+      probe_.clear();
+      out.push_back({decision::circuit_closed,
+                     run_id,
+                     "probe run " + run_id + " succeeded",
+                     {}});
+    }
+    return;
+  }
+  ++failures_;
+  if (probe
+      || (circuit_ == circuit_state::closed
+          && failures_ >= cfg_.circuit_failures)) {
+    circuit_ = circuit_state::open;
+    open_until_ns_ = now + cfg_.circuit_cool_ns;
+    probe_.clear();
+    out.push_back({decision::circuit_open,
+                   {},
+                   probe
+                       ? "probe run " + run_id + " failed"
+                       : std::to_string(failures_)
+                             + " consecutive failures, the last run " + run_id,
+                   {}});
+  }
+}
+
+const char* scheduler::circuit() const noexcept {
+  switch (circuit_) {
+  case circuit_state::closed: return "closed";
+  case circuit_state::open: return "open";
+  case circuit_state::half_open: return "half_open";
+  }
+  return "closed";
+}
+
 void scheduler::advance(int64_t now, std::vector<decision>& out) {
   settle(now, out);
 }
@@ -412,6 +479,8 @@ std::optional<int64_t> scheduler::next_due() const {
     consider(pile_due_.begin()->first);
   if (!blocked_.empty())
     consider(blocked_.begin()->first);
+  if (circuit_ == circuit_state::open)
+    consider(open_until_ns_);
   return due;
 }
 

@@ -63,6 +63,12 @@ struct decision {
     /// Store `run_id` as a batch of itself and `members` (oldest first), the
     /// members as skipped; then admit `run_id` again (not fresh).
     batch,
+    /// The circuit breaker opened (`reason` says why): publish
+    /// rouse.trigger.circuit_open. `run_id` is empty.
+    circuit_open,
+    /// The circuit breaker closed after a successful probe run `run_id`:
+    /// publish rouse.trigger.circuit_closed.
+    circuit_closed,
   };
   kind_t kind = launch;
   std::string run_id;
@@ -77,9 +83,14 @@ public:
   /// Takes a run. Duplicates of a run held or running are ignored.
   void admit(item x, int64_t now, std::vector<decision>& out);
 
-  /// Frees the slot of a launched run (it finished, failed, or waits).
+  /// Frees the slot of a launched run. `ok` is its outcome when it finished
+  /// (true: succeeded; false: failed, retrying or dead), empty when it waits;
+  /// the circuit breaker counts outcomes.
   void release(const std::string& run_id, int64_t now,
-               std::vector<decision>& out);
+               std::vector<decision>& out, std::optional<bool> ok = {});
+
+  /// The circuit breaker's state: "closed", "open" or "half_open".
+  const char* circuit() const noexcept;
 
   /// Acts on everything due at `now`: debounce and batch windows that closed,
   /// rate tokens that came.
@@ -153,6 +164,8 @@ private:
   void unmark_single(const item& x);
   void skip(const std::string& id, std::string reason,
             std::vector<decision>& out);
+  void count_outcome(const std::string& run_id, bool ok, int64_t now,
+                     std::vector<decision>& out);
   /// When the rate key's next token comes (<= now: one is there).
   int64_t token_at(const std::string& key, int64_t now) const;
   void take_token(const std::string& key, int64_t now);
@@ -175,6 +188,13 @@ private:
   /// GCRA: the theoretical arrival time per rate key.
   std::unordered_map<std::string, int64_t> tat_;
   int64_t tat_swept_ns_ = 0;
+  /// Circuit breaker: consecutive failures, and while open the time the
+  /// probe may start; half open: the probe run in flight.
+  uint32_t failures_ = 0;
+  enum class circuit_state : uint8_t { closed, open, half_open };
+  circuit_state circuit_ = circuit_state::closed;
+  int64_t open_until_ns_ = 0;
+  std::string probe_;
 };
 
 } // namespace rouse::flow

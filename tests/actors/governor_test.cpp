@@ -47,6 +47,10 @@ caf::behavior recorder(caf::event_based_actor*, std::shared_ptr<sent_log> log) {
         log->push_back("batch " + leader.id + " [" + seqs + "] +"
                        + std::to_string(members.size()));
       },
+      [=](notice_atom, const std::string& trigger, const std::string& type,
+          const std::string& note) {
+        log->push_back("notice " + trigger + " " + type + ": " + note);
+      },
   };
 }
 
@@ -109,6 +113,13 @@ public:
 
   void release(uint64_t seq) {
     caf::anon_send(governor_, release_atom::value, "r" + std::to_string(seq));
+    drain();
+  }
+
+  /// Releases a run that finished: succeeded (`ok`) or failed.
+  void finish(uint64_t seq, bool ok) {
+    caf::anon_send(governor_, release_atom::value, "r" + std::to_string(seq),
+                   ok);
     drain();
   }
 
@@ -335,4 +346,30 @@ TEST_CASE_METHOD(fixture, "governor: new policies apply to held runs",
   p.concurrency = 3;
   reconfigure(p);
   CHECK(sent() == lines{"launch r2", "launch r3"});
+}
+
+TEST_CASE_METHOD(fixture, "governor: the circuit breaker on virtual time",
+                 "[governor]") {
+  flow_settings p;
+  p.concurrency = 1;
+  p.circuit_failures = 2;
+  p.circuit_cool_ns = 60'000 * ms;
+  start(p);
+  for (uint64_t i = 1; i <= 4; ++i)
+    admit(i);
+  finish(1, false);
+  finish(2, false);
+  CHECK(sent()
+        == lines{"launch r1", "launch r2",
+                 "notice t rouse.trigger.circuit_open: 2 consecutive "
+                 "failures, the last run r2"});
+  advance(59'999ms);
+  CHECK(sent().empty());
+  advance(1ms);
+  CHECK(sent() == lines{"launch r3"});
+  finish(3, true);
+  CHECK(sent()
+        == lines{"notice t rouse.trigger.circuit_closed: probe run r3 "
+                 "succeeded",
+                 "launch r4"});
 }

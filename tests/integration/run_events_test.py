@@ -10,6 +10,9 @@ With the real binary and the default `node.run_events: auto`:
 - a trigger that chains on its own success stops at max_depth: the next run is created
   `dead` with the loop-cut chain (run events are one causation step deeper than the
   run's event);
+- a circuit breaker opens after 2 failures (rouse.trigger.circuit_open runs `alarm`),
+  holds the next run for its cool-off, and closes when that probe succeeds
+  (rouse.trigger.circuit_closed);
 - with `run_events: false`, no run event is stored."""
 
 import json
@@ -39,6 +42,14 @@ TRIGGERS = """\
   echo:
     on: { type: [demo.echo, rouse.run.succeeded], subject: [echo] }
     run: { exec: ["{dir}/save.sh", "{dir}/echo.log"], timeout: 30s }
+  flaky:
+    on: { type: [demo.flaky] }
+    run: { exec: ["/bin/sh", "-c", "cat >/dev/null; test -f {dir}/healed"], timeout: 30s }
+    concurrency: 1
+    circuit: { failures: 2, cool_off: 3s }
+  alarm:
+    on: { type: [{ prefix: rouse.trigger.circuit_ }] }
+    run: { exec: ["{dir}/save.sh", "{dir}/alarm.log"], timeout: 30s }
 """
 
 REVIEW = """#!/bin/sh
@@ -119,6 +130,28 @@ def main():
     stored = srv.get_json("/api/events?after=0&limit=1000")["events"]
     check(any(e["type"] == "rouse.run.started" for e in stored),
           "rouse.run.started events are stored")
+    # --- circuit breaker ---
+    seqs = []
+    for i in range(3):
+        r = srv.post_events(cloudevent("demo.flaky", id_="f-%d" % i))
+        seqs.append(r.json["events"][0]["seq"])
+    opened = wait_until(lambda: lines(srv, "alarm.log"), 30, "the circuit to open")
+    check_eq((opened[0]["type"], opened[0]["subject"]),
+             ("rouse.trigger.circuit_open", "flaky"), "the alarm's event")
+    runs = {r["id"]: r for r in srv.runs(trigger="flaky")}
+    third = run_id_for(seqs[2], "flaky")
+    check_eq(runs[third]["state"], "pending", "the probe waits for the cool-off")
+    with open(srv.path("healed"), "w"):
+        pass
+    probe = srv.wait_run_finished(third)
+    check_eq(probe["state"], "succeeded", "the probe after the cool-off")
+    second_done = srv.run(run_id_for(seqs[1], "flaky"))["history"][-1]["at"]
+    started = [h["at"] for h in probe["history"] if h["state"] == "running"][0]
+    check(started >= second_done, "the probe started after the circuit opened")
+    closed = wait_until(lambda: [e for e in lines(srv, "alarm.log")
+                                 if e["type"] == "rouse.trigger.circuit_closed"],
+                        30, "the circuit to close")
+    check("succeeded" in closed[0]["data"]["note"], "closing note: %r" % closed[0])
     srv.stop()
 
     # --- run_events: false ---

@@ -956,6 +956,7 @@ TEST_CASE("config: loads every field of every flow policy",
            "    priority: {value: \"{{data.prio}}\", aging: 30s}\n"
            "    singleton: {key: \"{{data.pr}}\", mode: cancel}\n"
            "    queue: {max: 100, on_full: latest_wins}\n"
+           "    circuit: {failures: 5, cool_off: 2m, mode: dlq}\n"
            "  b:\n"
            "    on: {type: y}\n"
            "    run: {exec: [a]}\n"
@@ -990,7 +991,11 @@ TEST_CASE("config: loads every field of every flow policy",
   CHECK(t.flow.singleton.mode == flow_policy::singleton_policy::cancel);
   CHECK(t.flow.queue.max == 100);
   CHECK(t.flow.queue.on_full == flow_policy::queue_policy::latest_wins);
+  CHECK(t.flow.circuit.failures == 5);
+  CHECK(t.flow.circuit.cool_off == 2min);
+  CHECK(t.flow.circuit.mode == flow_policy::circuit_policy::dlq);
   const auto& b = r.cfg->triggers[1];
+  CHECK(b.flow.circuit.failures == 0);
   CHECK(b.flow.batch.max_size == 50);
   CHECK(b.flow.batch.max_wait == 10s);
   CHECK(b.flow.batch.key == "{{source}}");
@@ -1128,6 +1133,16 @@ TEST_CASE("config: reports invalid flow policies at their line",
                     "triggers.t.queue.on_full: expected reject, drop_oldest "
                     "or latest_wins, got \"block\"");
   }
+  SECTION("circuit") {
+    check_one_error(with("    circuit: {failures: 0}\n"), 5,
+                    "triggers.t.circuit.failures: expected an integer from 1 "
+                    "to 1000, got \"0\"");
+    check_one_error(with("    circuit: {cool_off: 1m}\n"), 5,
+                    "triggers.t.circuit: missing required key \"failures\"");
+    check_one_error(with("    circuit: {failures: 3, mode: stop}\n"), 5,
+                    "triggers.t.circuit.mode: expected queue or dlq, got "
+                    "\"stop\"");
+  }
 }
 
 TEST_CASE("config: debounce and batch cannot be combined",
@@ -1154,7 +1169,8 @@ TEST_CASE("config: flow policies in JSON round-trip through to_json",
           "debounce": {"period": "5s", "max_wait": "1m", "key": "k"},
           "priority": {"value": "{{data.prio}}", "aging": "30s"},
           "singleton": {"key": "{{data.pr}}", "mode": "cancel"},
-          "queue": {"max": 100, "on_full": "latest_wins"}})",
+          "queue": {"max": 100, "on_full": "latest_wins"},
+          "circuit": {"failures": 3}})",
       "/base");
   REQUIRE(t);
   CHECK(t->concurrency == 3);
@@ -1173,7 +1189,15 @@ TEST_CASE("config: flow policies in JSON round-trip through to_json",
   CHECK(t->flow.singleton.mode == flow_policy::singleton_policy::cancel);
   CHECK(t->flow.queue.max == 100);
   CHECK(t->flow.queue.on_full == flow_policy::queue_policy::latest_wins);
+  CHECK(t->flow.circuit.failures == 3);
+  CHECK(t->flow.circuit.cool_off == 1min);
+  CHECK(t->flow.circuit.mode == flow_policy::circuit_policy::queue);
   auto json = to_json(*t);
+  CHECK_THAT(json, Contains(R"("circuit":{"failures":3,"cool_off":"1m",)"
+                            R"("mode":"queue"})"));
+  auto back = parse_trigger_json(json, "/base");
+  REQUIRE(back);
+  CHECK(back->flow == t->flow);
   CHECK_THAT(json,
              Contains(R"("concurrency":{"limit":3,"key":"{{subject}}"})"));
   CHECK_THAT(json, Contains(R"("rate":{"limit":10,"per":"1m",)"

@@ -440,3 +440,70 @@ TEST_CASE("flow: reconfigure keeps order and slots", "[flow]") {
   s.release("r1", 0, out);
   CHECK(launched(out) == "r4");
 }
+
+TEST_CASE("flow: the circuit breaker opens, probes and closes", "[flow]") {
+  settings cfg;
+  cfg.concurrency = 1;
+  cfg.circuit_failures = 2;
+  cfg.circuit_cool_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 5; ++i)
+    s.admit(run(i), 0, out);
+  CHECK(launched(out) == "r1");
+  out.clear();
+  s.release("r1", 0, out, false);
+  CHECK(launched(out) == "r2");
+  out.clear();
+  s.release("r2", 10 * ms, out, false);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == decision::circuit_open);
+  CHECK(out[0].reason == "2 consecutive failures, the last run r2");
+  CHECK(std::string{s.circuit()} == "open");
+  CHECK(s.next_due() == 1010 * ms);
+  out.clear();
+  s.advance(1009 * ms, out);
+  CHECK(out.empty());
+  // Half open: one probe, and nothing else while it runs.
+  s.advance(1010 * ms, out);
+  CHECK(launched(out) == "r3");
+  CHECK(std::string{s.circuit()} == "half_open");
+  out.clear();
+  s.release("r3", 1100 * ms, out, false);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == decision::circuit_open);
+  CHECK(out[0].reason == "probe run r3 failed");
+  out.clear();
+  s.advance(2100 * ms, out);
+  CHECK(launched(out) == "r4");
+  out.clear();
+  s.release("r4", 2200 * ms, out, true);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].kind == decision::circuit_closed);
+  CHECK(out[1].kind == decision::launch);
+  CHECK(out[1].run_id == "r5");
+  CHECK(std::string{s.circuit()} == "closed");
+}
+
+TEST_CASE("flow: an open circuit in dlq mode rejects new runs", "[flow]") {
+  settings cfg;
+  cfg.circuit_failures = 1;
+  cfg.circuit_cool_ns = 1000 * ms;
+  cfg.circuit_dlq = true;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1), 0, out);
+  s.release("r1", 0, out, false);
+  out.clear();
+  s.admit(run(2), 0, out);
+  CHECK(ids(out, decision::reject) == "r2");
+  CHECK(out[0].reason == "circuit open after 1 consecutive failures");
+  // A retry of a run admitted before waits instead.
+  out.clear();
+  auto retry = run(3);
+  retry.fresh = false;
+  s.admit(retry, 0, out);
+  CHECK(out.empty());
+  s.advance(1000 * ms, out);
+  CHECK(launched(out) == "r3");
+}
