@@ -61,9 +61,9 @@ run_record take(governor_pointer self, const std::string& id) {
 void carry_out(governor_pointer self) {
   auto& st = self->state;
   const auto before = static_cast<int64_t>(st.runs.size());
-  auto out = std::move(st.out);
-  st.out.clear();
-  for (auto& d : out) {
+  // Sending does not call the scheduler, so st.out is stable here; clearing
+  // it afterwards keeps its capacity for the next message.
+  for (auto& d : st.out) {
     switch (d.kind) {
     case flow::decision::launch:
       self->send(st.cfg.dispatcher, launch_atom::value, take(self, d.run_id));
@@ -98,6 +98,7 @@ void carry_out(governor_pointer self) {
       break;
     }
   }
+  st.out.clear();
   if (st.cfg.held)
     st.cfg.held->fetch_add(static_cast<int64_t>(st.runs.size()) - before);
   auto due = st.sched->next_due();
