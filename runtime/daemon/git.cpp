@@ -214,7 +214,11 @@ private:
     return i < args.size() ? args[i] : std::string{};
   }
 
-  exec::process_runner runner_{exec::runner_options{4}};
+  exec::process_runner runner_{[] {
+    exec::runner_options o;
+    o.max_processes = 4;
+    return o;
+  }()};
   steady::time_point deadline_;
 };
 

@@ -1,5 +1,6 @@
-// The process runner's thread: takes start() requests from a queue woken by
-// an eventfd and drives the supervisor (supervisor.cpp) from one epoll loop.
+// The process runner's thread: takes start() and cancel() requests from a
+// queue woken by an eventfd and drives the supervisor (supervisor.cpp) from
+// one epoll loop.
 #include "runtime/exec/process_runner.hpp"
 
 #include "runtime/exec/spawn.hpp"
@@ -17,8 +18,11 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
+#include <variant>
 
 namespace rouse::exec {
 
@@ -34,12 +38,24 @@ constexpr int max_events = 64;
 constexpr uint64_t wake_key = 0;
 
 /// A start() call waiting for the runner thread.
-struct request {
+struct start_request {
   process_spec spec;
   process_runner::completion done;
   /// Set: complete with this error instead of spawning.
   caf::error rejected;
+  /// Set by cancel(): complete as cancelled, with this reason, instead of
+  /// spawning.
+  std::optional<std::string> cancel_reason;
 };
+
+/// A cancel() call for the runs that were running when it was made.
+struct cancel_request {
+  std::string tag;
+  std::string reason;
+};
+
+/// In call order, so a cancel never reaches a run started after it.
+using request = std::variant<start_request, cancel_request>;
 
 } // namespace
 
@@ -62,7 +78,13 @@ struct process_runner::impl {
   /// with `final_error`. Both guarded by `mtx`.
   bool inline_completions = false;
   caf::error final_error;
+  /// How many accepted, not completed runs have each non-empty tag; guarded
+  /// by `mtx`. Lets cancel() tell at once whether it found anything.
+  std::unordered_map<std::string, std::size_t> live_tags;
 
+  /// Set up by open() before the runner thread starts; disabled if
+  /// opts.registry_dir is empty.
+  detail::child_registry registry;
   /// Set up by open(); used by the runner thread only.
   std::optional<detail::supervisor> children;
 
@@ -70,6 +92,8 @@ struct process_runner::impl {
   void wake();
   void run();
   bool take_requests();
+  void complete_request(start_request& req, const caf::error& otherwise);
+  void release_tag(const std::string& tag);
   void shutdown();
 };
 
@@ -91,7 +115,17 @@ void process_runner::impl::open() {
   ev.data.u64 = wake_key;
   if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), &ev) != 0)
     return fail("epoll_ctl", errno);
-  children.emplace(epoll_fd.get(), admitted);
+  if (!opts.registry_dir.empty()) {
+    auto opened = detail::child_registry::open(opts.registry_dir);
+    if (!opened) {
+      inline_completions = true;
+      final_error = make_error(errc::spawn_failed,
+                               "process runner: " + describe(opened.error()));
+      return;
+    }
+    registry = std::move(*opened);
+  }
+  children.emplace(epoll_fd.get(), admitted, registry);
   // The thread blocks every asynchronous signal: the process's handlers run
   // elsewhere, and a SIGPIPE from a stdin write stays pending until the
   // supervisor takes it. Children get a clean mask from posix_spawn.
@@ -146,13 +180,39 @@ bool process_runner::impl::take_requests() {
       return false;
     taken.swap(queue);
   }
-  for (auto& req : taken) {
-    if (req.rejected)
-      detail::complete_unstarted(req.done, req.rejected, detail::wall_ns());
+  for (auto& item : taken) {
+    if (auto* cancel = std::get_if<cancel_request>(&item)) {
+      children->cancel(cancel->tag, cancel->reason);
+      continue;
+    }
+    auto& req = std::get<start_request>(item);
+    if (req.rejected || req.cancel_reason)
+      complete_request(req, {});
     else
       children->launch(std::move(req.spec), std::move(req.done));
   }
   return true;
+}
+
+void process_runner::impl::complete_request(start_request& req,
+                                            const caf::error& otherwise) {
+  if (req.rejected) {
+    detail::complete_unstarted(req.done, req.rejected, detail::wall_ns());
+    return;
+  }
+  admitted.fetch_sub(1);
+  if (req.cancel_reason)
+    detail::complete_cancelled(req.done, *req.cancel_reason, detail::wall_ns());
+  else
+    detail::complete_unstarted(req.done, otherwise, detail::wall_ns());
+}
+
+void process_runner::impl::release_tag(const std::string& tag) {
+  std::lock_guard guard{mtx};
+  auto i = live_tags.find(tag);
+  assert(i != live_tags.end()); // added by start() for this run
+  if (--i->second == 0)
+    live_tags.erase(i);
 }
 
 void process_runner::impl::shutdown() {
@@ -171,12 +231,9 @@ void process_runner::impl::shutdown() {
       }
       taken.swap(queue);
     }
-    for (auto& req : taken) {
-      if (!req.rejected)
-        admitted.fetch_sub(1);
-      detail::complete_unstarted(
-          req.done, req.rejected ? req.rejected : stopped, detail::wall_ns());
-    }
+    for (auto& item : taken)
+      if (auto* req = std::get_if<start_request>(&item))
+        complete_request(*req, stopped);
   }
 }
 
@@ -207,7 +264,7 @@ void process_runner::start(process_spec spec, completion done) {
     detail::complete_unstarted(done, std::move(err), detail::wall_ns());
     return;
   }
-  request req{std::move(spec), std::move(done), {}};
+  start_request req{std::move(spec), std::move(done), {}, {}};
   if (s.stopping) {
     req.rejected = make_error(errc::shutting_down, "runner stopped");
   } else if (s.admitted.load() >= s.opts.max_processes) {
@@ -218,10 +275,48 @@ void process_runner::start(process_spec spec, completion done) {
                                          + " processes running)");
   } else {
     s.admitted.fetch_add(1);
+    if (!req.spec.tag.empty()) {
+      ++s.live_tags[req.spec.tag];
+      // Every path that completes an admitted run calls its completion, so
+      // releasing the tag there covers them all.
+      req.done = [&s, tag = req.spec.tag,
+                  done = std::move(req.done)](process_result r) {
+        s.release_tag(tag);
+        if (done)
+          done(std::move(r));
+      };
+    }
   }
   s.queue.push_back(std::move(req));
   guard.unlock();
   s.wake();
+}
+
+bool process_runner::cancel(const std::string& tag, std::string reason) {
+  if (tag.empty())
+    return false;
+  auto& s = *impl_;
+  std::unique_lock guard{s.mtx};
+  auto live = s.live_tags.find(tag);
+  if (live == s.live_tags.end())
+    return false;
+  // Marked here, under the lock, a queued run never spawns; the runner
+  // thread takes the rest (if any) from the running children.
+  std::size_t queued = 0;
+  for (auto& item : s.queue) {
+    auto* req = std::get_if<start_request>(&item);
+    if (req && !req->rejected && req->spec.tag == tag) {
+      ++queued;
+      if (!req->cancel_reason)
+        req->cancel_reason = reason;
+    }
+  }
+  if (queued < live->second && !s.stopping) {
+    s.queue.emplace_back(cancel_request{tag, std::move(reason)});
+    guard.unlock();
+    s.wake();
+  }
+  return true;
 }
 
 std::size_t process_runner::running() const noexcept {

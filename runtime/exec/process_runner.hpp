@@ -1,11 +1,14 @@
 // The process runner behind the exec handler: spawns handler processes with
 // piped stdio in their own process groups and supervises them (output caps,
-// timeouts, reaping) on one thread. The thread and queue live in
-// process_runner.cpp, per-child work in supervisor.cpp, posix_spawn in
-// spawn.cpp.
+// timeouts, cancellation, reaping) on one thread. The thread and queue live
+// in process_runner.cpp, per-child work in supervisor.cpp, posix_spawn in
+// spawn.cpp, the registry of live children and kill_leftovers() in
+// registry.cpp.
 #pragma once
 
 #include "messages/errc.hpp"
+
+#include <caf/expected.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -47,6 +50,10 @@ struct process_spec {
   /// Cap per output stream, in bytes. Output past it is read and discarded,
   /// so the child never blocks on a full pipe; the *_truncated flag is set.
   std::size_t max_output_bytes = 64 * 1024;
+  /// Chosen by the caller (a run id, say) to name the run in
+  /// process_runner::cancel() and in the registry; several runs may share
+  /// one. Empty: the run cannot be cancelled.
+  std::string tag;
 };
 
 /// What happened to one process_spec.
@@ -59,16 +66,24 @@ struct process_result {
   int term_signal = 0;
   /// True if the timeout expired and the group was signalled.
   bool timed_out = false;
-  /// True if no process ran: spawn error, overload or runner stopped.
+  /// True if process_runner::cancel() ended the run: before it spawned (then
+  /// `pid` is -1 and `spawn_failed` false) or by signalling its group.
+  bool cancelled = false;
+  /// True if no process ran because of a spawn error, overload or a stopped
+  /// runner (a run cancelled before it spawned has `cancelled` instead).
   bool spawn_failed = false;
   /// Human-readable reason, empty for a normal exit (even a non-zero one):
   /// "spawn ./x: No such file or directory", "timeout after 2s (SIGTERM)",
-  /// "timeout after 2s (SIGTERM, SIGKILL after 5s grace)", "runner stopped".
+  /// "timeout after 2s (SIGTERM, SIGKILL after 5s grace)", "runner stopped",
+  /// "cancelled: <reason>" (before spawning), "cancelled: <reason>
+  /// (SIGTERM)", "cancelled: <reason> (SIGTERM, SIGKILL after 5s grace)";
+  /// "cancelled" alone stands for "cancelled: " with an empty reason.
   std::string error;
   /// The same reason for programs: errc::spawn_failed (spawn or setup
   /// failed), errc::overloaded (max_processes reached; retry later) or
   /// errc::shutting_down (the runner stopped first); none for an exit of
-  /// any code and for timeouts (see `timed_out`).
+  /// any code, for timeouts and for cancellation (see `timed_out` and
+  /// `cancelled`).
   caf::error cause;
   /// Captured output, each at most max_output_bytes long.
   std::string stdout_text;
@@ -89,7 +104,49 @@ struct runner_options {
   /// running child holds up to 4 descriptors in this process, so a high value
   /// needs a matching RLIMIT_NOFILE (a spawn past it fails with EMFILE).
   std::size_t max_processes = 256;
+  /// Directory of the child registry; empty (the default) turns it off. Set,
+  /// the runner writes a file `<registry_dir>/<pid>` for each spawned child
+  /// (boot id, start time, tag) and removes it once the child is reaped, so
+  /// kill_leftovers() can kill the children of a rouse that was SIGKILLed.
+  /// Costs a few file operations per spawn, no fsync. The runner creates the
+  /// directory and holds a lock on it while it lives; if that fails, or a
+  /// child's file cannot be written, spawns fail with errc::spawn_failed
+  /// (the child is killed), rather than run a child a crash could leave
+  /// behind.
+  std::string registry_dir;
 };
+
+/// A process that kill_leftovers() killed.
+struct leftover_process {
+  /// Its pid, also the id of the process group that was killed.
+  int pid = -1;
+  /// The tag of the process_spec it was started with.
+  std::string tag;
+  /// True if it had exited when kill_leftovers() returned; false if it
+  /// outlived the wait (say, stuck in uninterruptible I/O).
+  bool gone = false;
+};
+
+/// Kills the children that an earlier runner with the same `registry_dir`
+/// left behind when its process died without reaping them (SIGKILL, a
+/// crash), so they do not overlap with re-runs. Call it at startup, before
+/// the process_runner with this `registry_dir` exists.
+///
+/// Creates the directory if missing. For each file in it, whose name is the
+/// pid: if the boot id and the process's start time (from /proc/<pid>/stat)
+/// are those recorded, the process is still the child the file describes,
+/// and its process group and the process itself get SIGKILL. Then waits up
+/// to 2 s for the killed processes to exit. Every file is removed; malformed
+/// ones, and those of processes that are gone or were replaced by another
+/// process with the same pid, are removed without killing anything. These
+/// processes are no children of ours (they were reparented), so they are
+/// watched through pidfds, not reaped.
+///
+/// Returns the killed processes, empty if `registry_dir` is empty; or
+/// errc::spawn_failed if the directory cannot be created, read or locked
+/// (a live process_runner holds the lock) or the boot id cannot be read.
+caf::expected<std::vector<leftover_process>>
+kill_leftovers(const std::string& registry_dir);
 
 /// Runs processes and reports each one's result through a callback.
 ///
@@ -104,11 +161,18 @@ struct runner_options {
 /// pipes are then closed; the grandchild is left alone unless the run timed
 /// out).
 ///
-/// Thread safety: start() and running() may be called from any thread,
-/// concurrently, and from inside a completion. The constructor and destructor
-/// must not race with other calls, and the destructor must not run inside a
-/// completion. Completions run one at a time on the runner thread; a slow
-/// completion delays every other run, so hand heavy work elsewhere.
+/// cancel() ends runs by tag: a run still queued completes without spawning;
+/// a running process's group gets SIGTERM and, kill_grace later, SIGKILL,
+/// just as on a timeout.
+///
+/// With runner_options::registry_dir set, each child is recorded in a file
+/// from spawn until it is reaped (see kill_leftovers()).
+///
+/// Thread safety: start(), cancel() and running() may be called from any
+/// thread, concurrently, and from inside a completion. The constructor and
+/// destructor must not race with other calls, and the destructor must not run
+/// inside a completion. Completions run one at a time on the runner thread; a
+/// slow completion delays every other run, so hand heavy work elsewhere.
 class process_runner {
 public:
   /// Called exactly once per start() with the result; must not throw.
@@ -130,6 +194,20 @@ public:
   /// runner thread, also for spawn failures and overload. An empty
   /// `done` discards the result.
   void start(process_spec spec, completion done);
+
+  /// Cancels every run whose spec has `tag`: one still queued completes on
+  /// the runner thread with `cancelled`, exit_code -1 and error
+  /// "cancelled: <reason>" without spawning; the process group of a running
+  /// one gets SIGTERM and, if it still runs kill_grace later, SIGKILL, and it
+  /// completes with `cancelled` and an error like that of a timeout
+  /// ("cancelled: <reason> (SIGTERM)"). A run that already exited or is
+  /// being ended by its timeout is left alone, as is every run if `tag` is
+  /// empty.
+  ///
+  /// Returns true if a run with `tag` was accepted and not completed when
+  /// called (it still completes normally if it ends before the runner thread
+  /// acts); false if there was none, so nothing changes.
+  bool cancel(const std::string& tag, std::string reason);
 
   /// Returns how many processes were accepted and are not completed yet
   /// (queued for spawning or running).

@@ -39,6 +39,9 @@ public:
   /// Closes the current descriptor (if any) and takes `fd`.
   void reset(int fd = -1) noexcept;
 
+  /// Gives up ownership without closing; returns the descriptor.
+  int release() noexcept { return std::exchange(fd_, -1); }
+
 private:
   int fd_ = -1;
 };

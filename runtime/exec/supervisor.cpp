@@ -1,6 +1,7 @@
 // Supervises spawned children: reads capped output, writes stdin without
-// blocking, enforces timeouts on the process group, notices exits through
-// pidfds and reaps only its own children.
+// blocking, enforces timeouts and cancellation on the process group, notices
+// exits through pidfds, reaps only its own children and keeps the registry
+// (registry.cpp) of them.
 #include "runtime/exec/supervisor.hpp"
 
 #include <signal.h>
@@ -101,6 +102,9 @@ struct child {
   std::optional<steady::time_point> timeout_at;
   std::optional<steady::time_point> grace_at;
   std::optional<steady::time_point> drain_at;
+  /// Why the group got SIGTERM ("timeout after 2s", "cancelled: ..."); empty
+  /// until then.
+  std::string stop_reason;
 
   std::optional<steady::time_point> next_deadline() const {
     std::optional<steady::time_point> next;
@@ -142,8 +146,25 @@ void complete_unstarted(const process_runner::completion& done, caf::error err,
     done(std::move(result));
 }
 
-supervisor::supervisor(int epoll_fd, std::atomic<std::size_t>& admitted)
-    : epoll_fd_(epoll_fd), admitted_(admitted), scratch_(io_chunk_bytes) {}
+std::string cancel_text(const std::string& reason) {
+  return reason.empty() ? "cancelled" : "cancelled: " + reason;
+}
+
+void complete_cancelled(const process_runner::completion& done,
+                        const std::string& reason, int64_t started_ns) {
+  process_result result;
+  result.cancelled = true;
+  result.error = cancel_text(reason);
+  result.started_ns = started_ns;
+  result.finished_ns = wall_ns();
+  if (done)
+    done(std::move(result));
+}
+
+supervisor::supervisor(int epoll_fd, std::atomic<std::size_t>& admitted,
+                       const child_registry& registry)
+    : epoll_fd_(epoll_fd), admitted_(admitted), registry_(registry),
+      scratch_(io_chunk_bytes) {}
 
 supervisor::~supervisor() {
   assert(children_.empty()); // the owner calls stop_all() first
@@ -182,8 +203,29 @@ void supervisor::launch(process_spec spec, process_runner::completion done) {
     finish(c, make_error(errc::spawn_failed, std::move(what)));
     return;
   }
+  // Written while the child is unreaped, so its pid and start time are its
+  // own. A child that could not be recorded is killed: a crash would leave it
+  // running where kill_leftovers() cannot find it.
+  if (auto err = registry_.add(c.result.pid, c.spec.tag)) {
+    c.result.spawn_failed = true;
+    finish(c, make_error(errc::spawn_failed,
+                         "spawn " + c.spec.argv[0] + ": " + describe(err)));
+    return;
+  }
   if (c.spec.timeout.count() > 0)
     c.timeout_at = deadline_after(steady::now(), c.spec.timeout);
+}
+
+void supervisor::cancel(const std::string& tag, const std::string& reason) {
+  if (tag.empty())
+    return;
+  auto now = steady::now();
+  for (auto& [id, c] : children_) {
+    if (c->spec.tag != tag || c->exited || !c->stop_reason.empty())
+      continue;
+    c->result.cancelled = true;
+    terminate(*c, now, cancel_text(reason));
+  }
 }
 
 void supervisor::on_event(uint64_t key) {
@@ -315,22 +357,27 @@ void supervisor::on_deadline(child& c, steady::time_point now) {
     finish(c);
     return;
   }
-  auto timeout_text = [&c] {
-    return "timeout after " + format_duration(c.spec.timeout);
-  };
   if (c.grace_at && *c.grace_at <= now) {
     c.grace_at.reset();
     ::kill(-c.result.pid, SIGKILL);
-    c.result.error = timeout_text() + " (SIGTERM, SIGKILL after "
+    c.result.error = c.stop_reason + " (SIGTERM, SIGKILL after "
                      + format_duration(c.spec.kill_grace) + " grace)";
   }
   if (c.timeout_at && *c.timeout_at <= now) {
-    c.timeout_at.reset();
-    ::kill(-c.result.pid, SIGTERM);
     c.result.timed_out = true;
-    c.result.error = timeout_text() + " (SIGTERM)";
-    c.grace_at = deadline_after(now, c.spec.kill_grace);
+    terminate(c, now, "timeout after " + format_duration(c.spec.timeout));
   }
+}
+
+void supervisor::terminate(child& c, steady::time_point now, std::string why) {
+  // Only before the exit: the unreaped child pins its group id, so the
+  // signal cannot reach a group that reused it.
+  assert(!c.exited);
+  c.timeout_at.reset();
+  ::kill(-c.result.pid, SIGTERM);
+  c.stop_reason = std::move(why);
+  c.result.error = c.stop_reason + " (SIGTERM)";
+  c.grace_at = deadline_after(now, c.spec.kill_grace);
 }
 
 bool supervisor::watch(const unique_fd& fd, uint64_t key, uint32_t events) {
@@ -356,11 +403,12 @@ void supervisor::maybe_finish(child& c) {
 void supervisor::finish(child& c, caf::error cause) {
   if (!c.reaped) {
     // The unreaped leader pins the group id, so this reaches only our group:
-    // stragglers of a timed-out or abandoned run go down with it.
-    if (c.result.timed_out || cause)
+    // stragglers of a timed-out, cancelled or abandoned run go down with it.
+    if (!c.stop_reason.empty() || cause)
       ::kill(-c.result.pid, SIGKILL);
     c.reap();
   }
+  registry_.remove(c.result.pid);
   if (cause) {
     read_output(c, channel::out);
     read_output(c, channel::err);
