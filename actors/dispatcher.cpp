@@ -133,14 +133,38 @@ void publish(dispatcher_pointer self, store::run_op& op,
   op.emit.push_back(std::move(ev));
 }
 
+// The budget key of `run` under trigger `trig`'s budget, if it has one.
+std::optional<std::string> budget_key_of(const trigger_ref& ref,
+                                         const run_record& run) {
+  if (ref.entry == nullptr || ref.entry->def == nullptr
+      || !ref.entry->def->flow.budget.on())
+    return std::nullopt;
+  return ref.entry->def->flow.budget.key.empty() ? std::string{}
+                                                 : run.flow.budget_key;
+}
+
+int64_t budget_per_ns(const trigger_ref& ref) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             ref.entry->def->flow.budget.per)
+      .count();
+}
+
 // Stores `run` and, once committed, releases its slot at the governor of its
-// trigger. A waiting run's wakeup, and a retrying run's wakeup for its next
-// attempt (wait.due_ns), are stored with it; once both are durable the timer
-// service holds the wakeup, and for a waiting run the dispatcher learns it
-// (waited).
-void store_final(dispatcher_pointer self, run_record run) {
+// trigger. A cost the attempt reported (>= 0) is added to the run and charged
+// to the trigger's budget in the same transaction. A waiting run's wakeup, and
+// a retrying run's wakeup for its next attempt (wait.due_ns), are stored with
+// it; once both are durable the timer service holds the wakeup, and for a
+// waiting run the dispatcher learns it (waited).
+void store_final(dispatcher_pointer self, run_record run, double cost) {
   auto ref = find_trigger(self, run.trigger);
   store::run_op op;
+  if (cost > 0) {
+    run.cost += cost;
+    if (auto key = budget_key_of(ref, run))
+      op.charge.push_back(budget_usage{
+          std::move(*key), budget_window(wall_clock_ns(), budget_per_ns(ref)),
+          0, cost});
+  }
   auto run_id = run.id;
   bool retry = run.current() == run_state::retrying;
   bool waiting = run.current() == run_state::waiting;
@@ -153,9 +177,9 @@ void store_final(dispatcher_pointer self, run_record run) {
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
   auto timers = self->state.timers;
-  // 0: no outcome (waiting), 1: succeeded, 2: failed.
-  int outcome = run.current() == run_state::succeeded ? 1 : waiting ? 0 : 2;
-  op.done = [governor, hdl, timers, run_id, retry_due, waiting, outcome,
+  // -1: no outcome (waiting), 1: succeeded, 0: failed.
+  int8_t outcome = waiting ? -1 : run.current() == run_state::succeeded ? 1 : 0;
+  op.done = [governor, hdl, timers, run_id, retry_due, waiting, outcome, cost,
              run = waiting ? std::move(run)
                            : run_record{}](caf::error err) mutable {
     if (err)
@@ -166,11 +190,8 @@ void store_final(dispatcher_pointer self, run_record run) {
     if (!governor)
       return;
     // Waiting runs hold no slot. A finished attempt's outcome counts for the
-    // circuit breaker.
-    if (outcome == 0)
-      caf::anon_send(governor, release_atom::value, run_id);
-    else
-      caf::anon_send(governor, release_atom::value, run_id, outcome == 1);
+    // circuit breaker, its cost for the budget.
+    caf::anon_send(governor, release_atom::value, run_id, outcome, cost);
     // Only once the retrying state is stored, so the next attempt's
     // transitions can never be overwritten by it. The wakeup fires wake()
     // with reason "timer", which admits the run again.
@@ -203,6 +224,14 @@ void begin(dispatcher_pointer self, run_record run) {
                             ? std::string{}
                             : " (resumed: " + run.wait.reason + ")"));
   store::run_op op;
+  // Its first start counts against the budget (retries and resumes do not),
+  // committed with the start so a crash cannot count it twice.
+  if (run.attempt == 1 && run.wait.resumes == 0) {
+    auto ref = find_trigger(self, run.trigger);
+    if (auto key = budget_key_of(ref, run))
+      op.charge.push_back(budget_usage{
+          std::move(*key), budget_window(now, budget_per_ns(ref)), 1, 0});
+  }
   publish(self, op, run);
   op.run = run;
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
@@ -284,7 +313,7 @@ void go_waiting(dispatcher_pointer self, run_record run, run_outcome outcome,
       metrics::label("trigger", run.trigger) + ","
       + metrics::label("outcome", "waiting"));
   auto id = run.id;
-  store_final(self, std::move(run));
+  store_final(self, std::move(run), outcome.cost);
   release_slot(self, id);
 }
 
@@ -520,7 +549,8 @@ void settled(dispatcher_pointer self, bool ok, run_record run, run_reply reply,
 // Publishes an event about trigger `trigger` (a governor's circuit breaker
 // opened or closed) and logs it.
 void notice(dispatcher_pointer self, const std::string& trigger,
-            const std::string& type, const std::string& note) {
+            const std::string& type, const std::string& note,
+            const std::string& key) {
   std::cerr << "rouse: trigger \"" << trigger << "\": " << type << " (" << note
             << ")\n";
   if (!publishing(self))
@@ -536,6 +566,8 @@ void notice(dispatcher_pointer self, const std::string& trigger,
   ev.received_by = emitted_by(trigger);
   json::object_writer data;
   data.field("trigger", trigger).field("note", note);
+  if (!key.empty())
+    data.field("key", key);
   ev.data = data.finish();
   store::append_op op;
   op.events.push_back(std::move(ev));
@@ -639,7 +671,8 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         store_batch(self, std::move(leader), std::move(members));
       },
       [=](notice_atom, const std::string& trigger, const std::string& type,
-          const std::string& note) { notice(self, trigger, type, note); },
+          const std::string& note,
+          const std::string& key) { notice(self, trigger, type, note, key); },
       [=](launch_atom, run_record& run) {
         auto& st = self->state;
         if (st.active >= st.cfg.max_running) {
@@ -774,7 +807,7 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
             metrics::label("trigger", run.trigger) + ","
             + metrics::label("outcome", to_string(state)));
         auto id = run.id;
-        store_final(self, std::move(run));
+        store_final(self, std::move(run), outcome.cost);
         release_slot(self, id);
       },
       [=](waited_atom, bool ok, run_record& run) {

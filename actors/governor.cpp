@@ -40,8 +40,10 @@ flow::item to_item(const run_record& run) {
   x.seq = run.event_seq;
   x.arrived_ns = run.created_ns;
   x.keys = run.flow;
-  // Retries, resumed runs and stored batches were decided before.
-  x.fresh = run.attempt == 0 && run.wait.resumes == 0 && run.flow.batch.empty();
+  // Retries, resumed runs and stored batches were decided before. A run
+  // counts against the budget once: at its first start.
+  x.counts = run.attempt == 0 && run.wait.resumes == 0;
+  x.fresh = x.counts && run.flow.batch.empty();
   return x;
 }
 
@@ -94,7 +96,12 @@ void carry_out(governor_pointer self) {
                  std::string{d.kind == flow::decision::circuit_open
                                  ? "rouse.trigger.circuit_open"
                                  : "rouse.trigger.circuit_closed"},
-                 std::move(d.reason));
+                 std::move(d.reason), std::string{});
+      break;
+    case flow::decision::budget_exceeded:
+      self->send(st.cfg.dispatcher, notice_atom::value, st.cfg.trigger,
+                 std::string{"rouse.budget.exceeded"}, std::move(d.reason),
+                 std::move(d.run_id));
       break;
     }
   }
@@ -114,6 +121,8 @@ governor_actor::behavior_type governor(governor_pointer self,
                                        governor_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.sched = std::make_unique<flow::scheduler>(self->state.cfg.policy);
+  self->state.sched->load_budget(self->state.cfg.budget_spent, now_ns(self));
+  self->state.cfg.budget_spent.clear();
   self->attach_functor([self] {
     // Runs held at exit stay pending in the store; uncount them.
     if (self->state.cfg.held)
@@ -138,9 +147,28 @@ governor_actor::behavior_type governor(governor_pointer self,
         self->state.sched->release(run_id, now_ns(self), self->state.out);
         carry_out(self);
       },
-      [=](release_atom, const std::string& run_id, bool ok) {
-        self->state.sched->release(run_id, now_ns(self), self->state.out, ok);
+      [=](release_atom, const std::string& run_id, int8_t outcome,
+          double cost) {
+        std::optional<bool> ok;
+        if (outcome >= 0)
+          ok = outcome == 1;
+        self->state.sched->release(run_id, now_ns(self), self->state.out, ok,
+                                   cost);
         carry_out(self);
+      },
+      [=](resume_atom, const std::string& key, bool all,
+          const budget_reply& reply) {
+        auto& st = self->state;
+        auto reset = st.sched->resume(all ? std::nullopt
+                                          : std::optional<std::string>{key},
+                                      now_ns(self), st.out);
+        carry_out(self);
+        if (reply)
+          reply(std::move(reset));
+      },
+      [=](spent_atom, const budget_reply& reply) {
+        if (reply)
+          reply(self->state.sched->budget_spent(now_ns(self)));
       },
       [=](limit_atom, flow_settings& policy) {
         self->state.cfg.policy = policy;

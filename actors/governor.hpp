@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace rouse {
 
@@ -21,6 +22,9 @@ struct governor_config {
   std::string trigger;
   flow_settings policy;
   dispatcher_actor dispatcher;
+  /// What the budget keys spent before (from the store), for the window
+  /// still current.
+  std::vector<budget_usage> budget_spent;
   /// Runs held by every governor of the node, for backpressure; may be null.
   std::shared_ptr<std::atomic<int64_t>> held;
   /// The wall clock in ns (run records carry wall-clock times). Empty: the

@@ -31,6 +31,13 @@ api::admin_reply error_reply(int status, std::string_view message) {
   return {status, w.finish()};
 }
 
+api::admin_reply storage_error_reply(const caf::error& err) {
+  return error_reply(is(err, errc::storage_full)    ? 507
+                     : is(err, errc::shutting_down) ? 503
+                                                    : 500,
+                     describe(err));
+}
+
 std::string resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || std::filesystem::path{path}.is_absolute()
       || base_dir.empty())
@@ -156,6 +163,14 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
     gc.policy = policy;
     gc.dispatcher = cfg_.dispatcher;
     gc.held = cfg_.held;
+    if (def->flow.budget.on()) {
+      if (auto spent = cfg_.db->budgets(def->name))
+        gc.budget_spent = std::move(*spent);
+      else
+        std::cerr << "rouse: trigger \"" << def->name
+                  << "\": reading what its budget spent failed ("
+                  << describe(spent.error()) << "); it starts from zero\n";
+    }
     t.governor = spawn_governor(*cfg_.sys, std::move(gc));
   } else if (flow::settings_from(t.def->concurrency, t.def->flow) != policy) {
     caf::anon_send(t.governor, limit_atom::value, policy);
@@ -245,10 +260,7 @@ void trigger_set::commit(std::string name,
     changing_.erase(name);
     if (err) {
       guard.unlock();
-      return done(error_reply(is(err, errc::storage_full)    ? 507
-                              : is(err, errc::shutting_down) ? 503
-                                                             : 500,
-                              describe(err)));
+      return done(storage_error_reply(err));
     }
     if (stopped_)
       return done(error_reply(503, "rouse is shutting down"));
@@ -448,6 +460,104 @@ void trigger_set::run_wake_me(std::string_view run_id, int64_t due_ns,
 void trigger_set::run_cancel(std::string_view run_id, api::admin_done done) {
   caf::anon_send(cfg_.dispatcher, cancel_atom::value, std::string{run_id},
                  to_run_reply(std::move(done)));
+}
+
+namespace {
+
+/// What `spent` (one window of `policy`) looks like to API clients.
+std::string render_budget(const std::string& trigger,
+                          const config::flow_policy::budget_policy& policy,
+                          const std::vector<budget_usage>& spent, int64_t now) {
+  const auto per =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(policy.per).count();
+  const auto window = budget_window(now, per);
+  json::array_writer keys;
+  for (const auto& u : spent) {
+    json::object_writer k;
+    k.field("key", u.key).field("runs", u.runs).field("cost", u.cost);
+    k.field("spent", (policy.runs > 0 && u.runs >= policy.runs)
+                         || (policy.cost > 0 && u.cost >= policy.cost));
+    keys.raw(k.finish());
+  }
+  json::object_writer limit;
+  if (policy.runs > 0)
+    limit.field("runs", policy.runs);
+  if (policy.cost > 0)
+    limit.field("cost", policy.cost);
+  limit.field("per", config::format_duration(policy.per));
+  json::object_writer w;
+  w.field("trigger", trigger)
+      .raw("budget", limit.finish())
+      .field("window_start", json::format_rfc3339(window))
+      .field("window_end", json::format_rfc3339(window + per))
+      .raw("keys", keys.finish());
+  return w.finish();
+}
+
+} // namespace
+
+std::pair<governor_actor, std::shared_ptr<const config::trigger_config>>
+trigger_set::with_budget(std::string_view name, api::admin_done& done) {
+  std::unique_lock<std::mutex> guard{mutex_};
+  auto i = live_.find(std::string{name});
+  if (i == live_.end()) {
+    guard.unlock();
+    done(error_reply(404, "no trigger \"" + std::string{name} + "\""));
+    return {};
+  }
+  auto found = std::pair{i->second.governor, i->second.def};
+  guard.unlock();
+  if (!found.second->flow.budget.on()) {
+    done(error_reply(409,
+                     "trigger \"" + found.second->name + "\" has no budget"));
+    return {};
+  }
+  return found;
+}
+
+void trigger_set::resume_budget(std::string_view name,
+                                std::optional<std::string> key,
+                                api::admin_done done) {
+  auto governor = with_budget(name, done).first;
+  if (!governor)
+    return;
+  auto* journal = cfg_.journal;
+  budget_reply reply = [journal, trigger = std::string{name},
+                        done](std::vector<budget_usage> reset) {
+    json::array_writer keys;
+    for (const auto& u : reset)
+      keys.value(u.key);
+    json::object_writer w;
+    w.field("trigger", trigger).raw("resumed", keys.finish());
+    auto body = w.finish();
+    if (reset.empty())
+      return done({200, std::move(body)});
+    // Stored as spending nothing, so a restart does not hold the runs again.
+    store::budget_op op;
+    op.trigger = trigger;
+    op.usage = std::move(reset);
+    op.done = [done, body = std::move(body)](caf::error err) {
+      if (err)
+        return done(storage_error_reply(err));
+      done({200, body});
+    };
+    journal->submit(std::move(op));
+  };
+  caf::anon_send(governor, resume_atom::value, key.value_or(std::string{}),
+                 !key.has_value(), std::move(reply));
+}
+
+void trigger_set::budget_spent(std::string_view name, api::admin_done done) {
+  auto found = with_budget(name, done);
+  if (!found.first)
+    return;
+  auto governor = found.first;
+  auto def = found.second;
+  budget_reply reply = [def, done](std::vector<budget_usage> spent) {
+    done({200,
+          render_budget(def->name, def->flow.budget, spent, wall_clock_ns())});
+  };
+  caf::anon_send(governor, spent_atom::value, std::move(reply));
 }
 
 api::admin_reply trigger_set::explain(std::string_view event_id,

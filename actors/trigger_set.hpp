@@ -86,6 +86,9 @@ public:
   void run_cancel(std::string_view run_id, api::admin_done done) override;
   void run_wake_me(std::string_view run_id, int64_t due_ns,
                    std::string state_json, api::admin_done done) override;
+  void resume_budget(std::string_view name, std::optional<std::string> key,
+                     api::admin_done done) override;
+  void budget_spent(std::string_view name, api::admin_done done) override;
   api::admin_reply explain(std::string_view event_id,
                            std::optional<std::string_view> source) override;
 
@@ -118,6 +121,10 @@ private:
               std::shared_ptr<const config::trigger_config> def, int status,
               api::admin_done done);
   std::string render(const live& t) const;
+  /// The governor and definition of `name` if it has a budget; otherwise
+  /// answers 404/409 through `done` and returns no governor.
+  std::pair<governor_actor, std::shared_ptr<const config::trigger_config>>
+  with_budget(std::string_view name, api::admin_done& done);
 
   trigger_set_config cfg_;
   trigger_registry_ptr registry_;

@@ -40,7 +40,7 @@ using skip_atom = caf::atom_constant<caf::atom("skip")>;
 /// then admit the batch again.
 using batch_atom = caf::atom_constant<caf::atom("batch")>;
 /// To the dispatcher, from a governor: publish an event about the trigger
-/// (rouse.trigger.circuit_open / circuit_closed).
+/// (rouse.trigger.circuit_open / circuit_closed, rouse.budget.exceeded).
 using notice_atom = caf::atom_constant<caf::atom("notice")>;
 /// To the timer service: these wakeups were committed; hold the soonest.
 using arm_atom = caf::atom_constant<caf::atom("arm")>;
@@ -66,5 +66,10 @@ using waited_atom = caf::atom_constant<caf::atom("waited")>;
 /// To the dispatcher, from its journal callback: a wake or cancel was
 /// committed.
 using settled_atom = caf::atom_constant<caf::atom("settled")>;
+/// To a governor (`rouse triggers resume`): forget what the budget spent in
+/// the current window so held runs start.
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+/// To a governor: what its budget keys spent in the current window.
+using spent_atom = caf::atom_constant<caf::atom("spent")>;
 
 } // namespace rouse

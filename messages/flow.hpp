@@ -6,6 +6,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
+#include <string>
 
 namespace rouse {
 
@@ -37,6 +38,15 @@ struct flow_settings {
   int64_t circuit_cool_ns = 0;
   /// While open, new runs go to the dead-letter queue instead of waiting.
   bool circuit_dlq = false;
+  /// Budget per window of budget_per_ns (aligned to the epoch): runs started
+  /// and cost reported; 0: that limit is off.
+  uint64_t budget_runs = 0;
+  double budget_cost = 0;
+  int64_t budget_per_ns = 0;
+  /// The budget is per run_flow::budget_key rather than for the trigger.
+  bool budget_keyed = false;
+
+  bool budget() const noexcept { return budget_runs > 0 || budget_cost > 0; }
 
   friend bool operator==(const flow_settings&, const flow_settings&) = default;
 };
@@ -47,7 +57,36 @@ typename Inspector::result_type inspect(Inspector& f, flow_settings& x) {
            x.concurrency_keyed, x.rate_limit, x.rate_per_ns, x.rate_drop,
            x.debounce_ns, x.debounce_max_wait_ns, x.batch_max, x.batch_wait_ns,
            x.priority, x.aging_ns, x.singleton, x.singleton_cancel, x.queue_max,
-           x.on_full, x.circuit_failures, x.circuit_cool_ns, x.circuit_dlq);
+           x.on_full, x.circuit_failures, x.circuit_cool_ns, x.circuit_dlq,
+           x.budget_runs, x.budget_cost, x.budget_per_ns, x.budget_keyed);
+}
+
+/// What one budget key of a trigger spent in one window: stored with the run
+/// transitions that spend it, and given to the governor when it starts.
+struct budget_usage {
+  /// The rendered budget key ("" for a trigger-wide budget).
+  std::string key;
+  /// Start of the window (UTC ns, a multiple of the window length).
+  int64_t window_ns = 0;
+  /// Runs started (first attempts) and cost reported in the window.
+  uint64_t runs = 0;
+  double cost = 0;
+
+  friend bool operator==(const budget_usage&, const budget_usage&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, budget_usage& x) {
+  return f(caf::meta::type_name("budget_usage"), x.key, x.window_ns, x.runs,
+           x.cost);
+}
+
+/// The start of the budget window of length `per_ns` that holds `now_ns`.
+constexpr int64_t budget_window(int64_t now_ns, int64_t per_ns) noexcept {
+  if (per_ns <= 0)
+    return 0;
+  auto w = now_ns / per_ns * per_ns;
+  return w > now_ns ? w - per_ns : w; // floor for times before 1970
 }
 
 } // namespace rouse

@@ -38,13 +38,21 @@ using router_shard_actor =
                      caf::reacts_to<routed_atom, bool, std::vector<run_record>>,
                      caf::reacts_to<retry_atom>>;
 
+/// Receives budget usage on the governor's thread; local only.
+using budget_reply = std::function<void(std::vector<budget_usage>)>;
+
 /// A governor: admits a trigger's pending runs under its flow-control policy.
-using governor_actor =
-    caf::typed_actor<caf::reacts_to<admit_atom, run_record>,
-                     caf::reacts_to<release_atom, std::string>,
-                     caf::reacts_to<release_atom, std::string, bool>,
-                     caf::reacts_to<limit_atom, flow_settings>,
-                     caf::reacts_to<tick_atom, uint64_t>>;
+/// A release carries the attempt's outcome (-1 none: it waits; 0 failed; 1
+/// succeeded) and the cost it reported (< 0: none). A resume names a budget
+/// key, or every key with `all`, and answers with the keys reset.
+using governor_actor = caf::typed_actor<
+    caf::reacts_to<admit_atom, run_record>,
+    caf::reacts_to<release_atom, std::string>,
+    caf::reacts_to<release_atom, std::string, int8_t, double>,
+    caf::reacts_to<limit_atom, flow_settings>,
+    caf::reacts_to<tick_atom, uint64_t>,
+    caf::reacts_to<resume_atom, std::string, bool, budget_reply>,
+    caf::reacts_to<spent_atom, budget_reply>>;
 
 /// The answer to a wake or cancel request: an HTTP status and a JSON body.
 /// Called on the dispatcher's thread; local only (never sent to other nodes).
@@ -56,7 +64,8 @@ using dispatcher_actor = caf::typed_actor<
     caf::reacts_to<launch_atom, run_record>,
     caf::reacts_to<skip_atom, run_record, uint8_t, std::string>,
     caf::reacts_to<batch_atom, run_record, std::vector<run_record>>,
-    caf::reacts_to<notice_atom, std::string, std::string, std::string>,
+    caf::reacts_to<notice_atom, std::string, std::string, std::string,
+                   std::string>,
     caf::reacts_to<started_atom, bool, run_record>,
     caf::reacts_to<outcome_atom, run_record, run_outcome>,
     caf::reacts_to<waited_atom, bool, run_record>,
@@ -78,3 +87,4 @@ using timer_service_actor =
 } // namespace rouse
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rouse::run_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rouse::budget_reply)

@@ -117,13 +117,17 @@ struct run_flow {
   /// A batch run: the seqs of every event it receives, its own first; empty
   /// for a run of one event.
   std::vector<uint64_t> batch;
+  /// Rendered `budget.key` (stored after `batch`: records written before
+  /// budgets end at `batch`).
+  std::string budget_key;
   friend bool operator==(const run_flow&, const run_flow&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_flow& x) {
   return f(caf::meta::type_name("run_flow"), x.concurrency_key, x.rate_key,
-           x.debounce_key, x.batch_key, x.singleton_key, x.priority, x.batch);
+           x.debounce_key, x.batch_key, x.singleton_key, x.priority, x.batch,
+           x.budget_key);
 }
 
 /// The owner name of a run's wakeup in the timer service: "run/<id>".
@@ -163,6 +167,9 @@ struct run_record {
   /// Flow-control keys and batch (stored after `wait`; older records decode
   /// with an empty one).
   run_flow flow;
+  /// The sum of the costs its attempts reported through $ROUSE_CONTROL
+  /// (budgets); stored last.
+  double cost = 0;
 
   run_state current() const noexcept { return static_cast<run_state>(state); }
 
@@ -178,7 +185,7 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
            x.event_id, x.event_type, x.state, x.attempt, x.exit_code,
            x.term_signal, x.stdout_text, x.stderr_text, x.output_truncated,
            x.error, x.created_ns, x.started_ns, x.finished_ns, x.history,
-           x.wait, x.flow);
+           x.wait, x.flow, x.cost);
 }
 
 /// Asks the dispatcher to wake a waiting run.

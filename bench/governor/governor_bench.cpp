@@ -250,7 +250,7 @@ caf::behavior stand_in(stand_in_pointer self, std::shared_ptr<run_source> src,
           on_settled(self);
         // As the dispatcher releases a run that succeeded.
         self->send(self->state.governor, release_atom::value, std::move(run.id),
-                   true);
+                   int8_t{1}, -1.0);
         if (!self->state.admit_first)
           on_settled(self);
       },

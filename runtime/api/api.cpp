@@ -206,10 +206,17 @@ private:
     auto name = rest.substr(0, slash);
     if (slash != std::string_view::npos) {
       auto action = rest.substr(slash + 1);
-      if (action != "enable" && action != "disable")
+      if (action == "budget") {
+        if (req.method != "GET")
+          return respond(method_not_allowed("GET"));
+        return admin.budget_spent(name, deliver(std::move(respond)));
+      }
+      if (action != "enable" && action != "disable" && action != "resume")
         return respond(error(404, "no such endpoint: " + req.path));
       if (req.method != "POST")
         return respond(method_not_allowed("POST"));
+      if (action == "resume")
+        return resume(name, req.body, std::move(respond));
       return admin.set_enabled(name, action == "enable",
                                deliver(std::move(respond)));
     }
@@ -220,6 +227,27 @@ private:
     if (req.method == "DELETE")
       return admin.delete_trigger(name, deliver(std::move(respond)));
     respond(method_not_allowed("GET, PUT, DELETE"));
+  }
+
+  // POST /api/triggers/{name}/resume with no body (every budget key) or
+  // {"key": "..."} (one key).
+  void resume(std::string_view name, const std::string& body,
+              http::responder respond) {
+    std::optional<std::string> key;
+    if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      simdjson::dom::object obj;
+      std::string_view k;
+      if (parser.parse(body).get(doc) != simdjson::SUCCESS
+          || doc.get_object().get(obj) != simdjson::SUCCESS || obj.size() != 1
+          || obj["key"].get_string().get(k) != simdjson::SUCCESS)
+        return respond(error(400, "expected no body (every budget key) or "
+                                  "{\"key\": \"...\"}"));
+      key = std::string{k};
+    }
+    cfg_.admin->resume_budget(name, std::move(key),
+                              deliver(std::move(respond)));
   }
 
   bool authorized(const http::request& req) const {

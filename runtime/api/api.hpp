@@ -78,6 +78,17 @@ public:
   /// as cancelled.
   virtual void run_cancel(std::string_view run_id, admin_done done) = 0;
 
+  /// POST /api/triggers/{name}/resume: the trigger's budget starts over in
+  /// the current window for `key` (every key if empty), so runs it held
+  /// start. Answers with the keys reset once that is durable.
+  virtual void resume_budget(std::string_view name,
+                             std::optional<std::string> key,
+                             admin_done done) = 0;
+
+  /// GET /api/triggers/{name}/budget: what each budget key spent in the
+  /// current window.
+  virtual void budget_spent(std::string_view name, admin_done done) = 0;
+
   /// GET /api/events/{id}/explain (`source` narrows an id two sources share).
   virtual admin_reply explain(std::string_view event_id,
                               std::optional<std::string_view> source) = 0;

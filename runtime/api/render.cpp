@@ -20,6 +20,8 @@ std::string render_run(const run_record& run, bool with_output) {
     w.field("signal", run.term_signal);
   if (!run.error.empty())
     w.field("error", run.error);
+  if (run.cost > 0)
+    w.field("cost", run.cost);
   w.field("created_at", json::format_rfc3339(run.created_ns));
   if (run.started_ns > 0)
     w.field("started_at", json::format_rfc3339(run.started_ns));

@@ -332,9 +332,10 @@ private:
       trg.line = value.key_mark.line + 1;
       if (!expect_map(value, "a map with on and run"))
         continue;
-      auto m = read_map(value, {"on", "run", "concurrency", "rate", "debounce",
-                                "batch", "priority", "singleton", "queue",
-                                "circuit", "retry", "enabled", "ignore_self"});
+      auto m =
+          read_map(value, {"on", "run", "concurrency", "rate", "debounce",
+                           "batch", "priority", "singleton", "queue", "circuit",
+                           "budget", "retry", "enabled", "ignore_self"});
       bool ok = true;
       if (auto on = find(m, "on"))
         ok &= load_on(*on, trg);
@@ -679,6 +680,8 @@ private:
       ok &= load_queue(*v, flow.queue);
     if (auto v = find(m, "circuit"))
       ok &= load_circuit(*v, flow.circuit);
+    if (auto v = find(m, "budget"))
+      ok &= load_budget(*v, flow.budget);
     if (debounce && batch) {
       auto before = [](const YAML::Mark& a, const YAML::Mark& b) {
         return std::pair{a.line, a.column} < std::pair{b.line, b.column};
@@ -881,6 +884,39 @@ private:
     if (auto v = find(m, "mode"))
       if (auto i = get_choice(*v, {"queue", "dlq"}))
         circuit.mode = static_cast<flow_policy::circuit_policy::mode_t>(*i);
+    return errors_.size() == errors_before;
+  }
+
+  bool load_budget(const field& f, flow_policy::budget_policy& budget) {
+    if (!expect_map(f, "a map with runs, cost, per, key"))
+      return false;
+    auto errors_before = errors_.size();
+    auto m = read_map(f, {"runs", "cost", "per", "key"});
+    if (auto v = find(m, "runs"))
+      if (auto n = get_uint(*v, 1, 1'000'000'000))
+        budget.runs = *n;
+    if (auto v = find(m, "cost"))
+      if (auto s = get_scalar(*v, "a number greater than 0")) {
+        auto x = parse_positive_number(*s);
+        if (!x)
+          error(value_mark(*v), v->path,
+                "expected a number greater than 0, got " + quote(*s));
+        else
+          budget.cost = *x;
+      }
+    if (!find(m, "runs") && !find(m, "cost"))
+      missing(f, "runs",
+              "runs and/or cost: what the trigger may spend per window, e.g. "
+              "{runs: 100, per: 1d}");
+    if (auto v = find(m, "per")) {
+      if (auto d = get_positive_duration(*v))
+        budget.per = *d;
+    } else {
+      missing(f, "per", "the window the budget is for, e.g. 1d");
+    }
+    if (auto v = find(m, "key"))
+      if (auto s = get_key(*v))
+        budget.key = std::move(*s);
     return errors_.size() == errors_before;
   }
 

@@ -207,6 +207,18 @@ struct flow_policy {
     enum mode_t { queue, dlq } mode = queue;
   } circuit;
 
+  /// Spending limits per window of `per`: once `runs` runs started or their
+  /// reported cost reached `cost` in the current window, no run starts (per
+  /// key) until the next window or `rouse triggers resume`. Windows are
+  /// aligned to the Unix epoch (a `1d` window starts at 00:00 UTC).
+  struct budget_policy {
+    uint64_t runs = 0;                         ///< 1..1e9; 0: no run budget
+    double cost = 0;                           ///< > 0; 0: no cost budget
+    std::chrono::milliseconds per{86'400'000}; ///< > 0
+    std::string key;
+    bool on() const noexcept { return runs > 0 || cost > 0; }
+  } budget;
+
   friend bool operator==(const flow_policy& a, const flow_policy& b) {
     auto tie = [](const flow_policy& p) {
       return std::tie(p.concurrency_key, p.rate.limit, p.rate.per, p.rate.key,
@@ -215,7 +227,8 @@ struct flow_policy {
                       p.batch.key, p.priority.value, p.priority.aging,
                       p.singleton.enabled, p.singleton.key, p.singleton.mode,
                       p.queue.max, p.queue.on_full, p.circuit.failures,
-                      p.circuit.cool_off, p.circuit.mode);
+                      p.circuit.cool_off, p.circuit.mode, p.budget.runs,
+                      p.budget.cost, p.budget.per, p.budget.key);
     };
     return tie(a) == tie(b);
   }

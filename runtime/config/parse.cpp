@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -87,6 +89,19 @@ caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return config_error("duration " + quote(text)
                         + " is too large (at most 36500d)");
   return std::chrono::milliseconds{static_cast<int64_t>(value) * factor_ms};
+}
+
+std::optional<double> parse_positive_number(std::string_view text) {
+  // strtod wants a terminated string; costs are short.
+  if (text.empty() || text.size() > 64 || std::isspace(uint8_t(text[0])))
+    return std::nullopt;
+  std::string copy{text};
+  char* end = nullptr;
+  double x = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(x) || !(x > 0)
+      || x > 1e15)
+    return std::nullopt;
+  return x;
 }
 
 caf::expected<uint64_t> parse_size(std::string_view text) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,10 @@ inline constexpr std::chrono::milliseconds max_duration{36500LL * 86400 * 1000};
 /// Negative, fractional, empty or unit-less garbage ("5x", "-1s", "") and
 /// values above `max_duration` are `errc::invalid_config`.
 caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+/// Returns the number written in `text` ("0.5", "100", "2e3") if it is finite,
+/// greater than 0 and at most 1e15; otherwise nullopt. Used for costs.
+std::optional<double> parse_positive_number(std::string_view text);
 
 /// Returns the byte count written as `<digits><unit>` with unit one of
 /// `B|KB|KiB|MB|MiB|GB|GiB` (KB = 1000, KiB = 1024); bare digits are bytes.

@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 namespace rouse::config {
@@ -383,6 +384,41 @@ caf::error parse_circuit(element e, flow_policy::circuit_policy& circuit) {
   return read_member(*obj, "circuit", "mode", circuit.mode, mode);
 }
 
+caf::error parse_budget(element e, flow_policy::budget_policy& budget) {
+  auto obj = get_object(e, "budget", "runs, cost, per, key");
+  if (!obj)
+    return std::move(obj.error());
+  if (auto err = expect_keys(*obj, "budget", {"runs", "cost", "per", "key"}))
+    return err;
+  if ((*obj)["runs"].error() != simdjson::SUCCESS
+      && (*obj)["cost"].error() != simdjson::SUCCESS)
+    return missing_member("budget", "runs",
+                          "runs and/or cost: what the trigger may spend per "
+                          "window");
+  if ((*obj)["per"].error() != simdjson::SUCCESS)
+    return missing_member("budget", "per",
+                          "the window the budget is for, e.g. \"1d\"");
+  auto runs = [](element x, const std::string& path) {
+    return get_uint(x, path, 1, 1'000'000'000);
+  };
+  auto cost = [](element x, const std::string& path) -> caf::expected<double> {
+    double d = 0;
+    if (x.get_double().get(d) != simdjson::SUCCESS || !std::isfinite(d)
+        || !(d > 0) || d > 1e15)
+      return fail(path,
+                  "expected a number greater than 0, got " + describe_value(x));
+    return d;
+  };
+  if (auto err = read_member(*obj, "budget", "runs", budget.runs, runs))
+    return err;
+  if (auto err = read_member(*obj, "budget", "cost", budget.cost, cost))
+    return err;
+  if (auto err =
+          read_member(*obj, "budget", "per", budget.per, get_positive_duration))
+    return err;
+  return read_member(*obj, "budget", "key", budget.key, get_key);
+}
+
 /// Reads the flow policies among the members of the trigger object `obj`.
 caf::error parse_flow(object obj, flow_policy& flow) {
   element v;
@@ -410,6 +446,9 @@ caf::error parse_flow(object obj, flow_policy& flow) {
       return err;
   if (obj["circuit"].get(v) == simdjson::SUCCESS)
     if (auto err = parse_circuit(v, flow.circuit))
+      return err;
+  if (obj["budget"].get(v) == simdjson::SUCCESS)
+    if (auto err = parse_budget(v, flow.budget))
       return err;
   return {};
 }
@@ -524,7 +563,7 @@ parse_trigger_json(std::string_view json, const std::string& base_dir,
   if (auto err = expect_keys(obj, "",
                              {"name", "on", "run", "concurrency", "rate",
                               "debounce", "batch", "priority", "singleton",
-                              "queue", "circuit", "retry", "enabled",
+                              "queue", "circuit", "budget", "retry", "enabled",
                               "ignore_self", "origin", "file", "line"}))
     return err;
   trigger_config trg;
@@ -688,6 +727,16 @@ void write_flow(json::object_writer& w, const flow_policy& flow) {
         .field("mode",
                c.mode == flow_policy::circuit_policy::dlq ? "dlq" : "queue");
     w.raw("circuit", p.finish());
+  }
+  if (const auto& b = flow.budget; b.on()) {
+    json::object_writer p;
+    if (b.runs > 0)
+      p.field("runs", b.runs);
+    if (b.cost > 0)
+      p.field("cost", b.cost);
+    p.field("per", format_duration(b.per));
+    with_key(p, b.key);
+    w.raw("budget", p.finish());
   }
 }
 

@@ -95,6 +95,12 @@ std::string get_string(simdjson::dom::element e, const char* key) {
   int64_t n = 0;
   if (e[key].get_int64().get(n) == simdjson::SUCCESS)
     return std::to_string(n);
+  double x = 0;
+  if (e[key].get_double().get(x) == simdjson::SUCCESS) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", x);
+    return buf;
+  }
   return {};
 }
 
@@ -365,9 +371,16 @@ int triggers(const server_target& target, const triggers_args& args) {
   } else if (cmd == "rm") {
     req.method = "DELETE";
     req.target = "/api/triggers/" + url_encode(args.name);
-  } else if (cmd == "enable" || cmd == "disable") {
+  } else if (cmd == "enable" || cmd == "disable" || cmd == "resume") {
     req.method = "POST";
     req.target = "/api/triggers/" + url_encode(args.name) + "/" + cmd;
+    if (cmd == "resume" && args.has_key) {
+      json::object_writer w;
+      w.field("key", args.key);
+      req.body = w.finish();
+    }
+  } else if (cmd == "budget") {
+    req.target = "/api/triggers/" + url_encode(args.name) + "/budget";
   } else {
     std::cerr << "rouse: unknown triggers command " << cmd << "\n";
     return 2;
@@ -410,6 +423,33 @@ int triggers(const server_target& target, const triggers_args& args) {
   }
   if (cmd == "rm") {
     std::cout << "removed trigger " << args.name << "\n";
+    return 0;
+  }
+  if (cmd == "resume") {
+    simdjson::dom::array keys;
+    std::size_t n = 0;
+    if (doc["resumed"].get_array().get(keys) == simdjson::SUCCESS)
+      n = keys.size();
+    std::cout << "resumed trigger " << args.name << ": " << n
+              << (n == 1 ? " budget key" : " budget keys")
+              << " start over in this window\n";
+    return 0;
+  }
+  if (cmd == "budget") {
+    std::printf("window %s .. %s\n", get_string(doc, "window_start").c_str(),
+                get_string(doc, "window_end").c_str());
+    std::printf("%-32s %8s %12s %s\n", "KEY", "RUNS", "COST", "SPENT");
+    simdjson::dom::array keys;
+    if (doc["keys"].get_array().get(keys) == simdjson::SUCCESS)
+      for (auto k : keys) {
+        bool spent = false;
+        if (k["spent"].get_bool().get(spent) != simdjson::SUCCESS)
+          spent = false;
+        auto key = get_string(k, "key");
+        std::printf("%-32s %8s %12s %s\n", key.empty() ? "-" : key.c_str(),
+                    get_string(k, "runs").c_str(),
+                    get_string(k, "cost").c_str(), spent ? "yes" : "no");
+      }
     return 0;
   }
   auto name = get_string(doc, "name");

@@ -79,9 +79,12 @@ struct cron_next_args {
 int cron_next(const cron_next_args& args);
 
 struct triggers_args {
-  /// ls, show, add, rm, enable or disable.
+  /// ls, show, add, rm, enable, disable, resume or budget.
   std::string command;
   std::string name;
+  /// For resume: one budget key (every key unless `has_key`).
+  std::string key;
+  bool has_key = false;
   /// For add: a JSON file with the trigger, "-" for stdin.
   std::string file;
   /// For add: replace a trigger of that name (PUT) instead of failing.

@@ -149,7 +149,17 @@ int main(int argc, char** argv) {
   auto* tr_disable = triggers_cmd->add_subcommand(
       "disable", "Disable a trigger (it stays defined but matches nothing)");
   tr_disable->add_option("name", ta.name, "Trigger name")->required();
-  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable}) {
+  auto* tr_resume = triggers_cmd->add_subcommand(
+      "resume", "Start a trigger's budget over for the current window, so "
+                "the runs it holds start");
+  tr_resume->add_option("name", ta.name, "Trigger name")->required();
+  tr_resume->add_option("--key", ta.key,
+                        "Only this budget key (default: every key)");
+  auto* tr_budget = triggers_cmd->add_subcommand(
+      "budget", "Show what a trigger's budget keys spent in this window");
+  tr_budget->add_option("name", ta.name, "Trigger name")->required();
+  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable,
+                    tr_resume, tr_budget}) {
     sub->add_flag("--json", ta.json, "Print the server's JSON answer");
     add_client_options(sub);
   }
@@ -275,9 +285,11 @@ int main(int argc, char** argv) {
       da.command = sub->get_name();
       return dlq(target, da);
     }
-  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable})
+  for (auto* sub : {tr_ls, tr_show, tr_add, tr_rm, tr_enable, tr_disable,
+                    tr_resume, tr_budget})
     if (sub->parsed()) {
       ta.command = sub->get_name();
+      ta.has_key = tr_resume->count("--key") > 0;
       return triggers(target, ta);
     }
   return 2;

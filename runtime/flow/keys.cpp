@@ -36,13 +36,16 @@ key_templates::compile(const config::flow_policy& p) {
   if (p.singleton.enabled)
     if (auto err = one(p.singleton.key, "singleton.key", k.singleton_))
       return err;
+  if (p.budget.on())
+    if (auto err = one(p.budget.key, "budget.key", k.budget_))
+      return err;
   if (auto err = one(p.priority.value, "priority", k.priority_))
     return err;
   return k;
 }
 
 bool key_templates::any() const noexcept {
-  return concurrency_ || rate_ || debounce_ || batch_ || singleton_
+  return concurrency_ || rate_ || debounce_ || batch_ || singleton_ || budget_
          || priority_;
 }
 
@@ -62,6 +65,7 @@ run_flow key_templates::render(const event& ev, std::string& warning) const {
   put(debounce_, f.debounce_key);
   put(batch_, f.batch_key);
   put(singleton_, f.singleton_key);
+  put(budget_, f.budget_key);
   if (priority_) {
     auto text = priority_->render(lookup, missing);
     int64_t p = 0;

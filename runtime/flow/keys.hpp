@@ -33,7 +33,7 @@ public:
 
 private:
   std::optional<tmpl::text_template> concurrency_, rate_, debounce_, batch_,
-      singleton_, priority_;
+      singleton_, budget_, priority_;
 };
 
 } // namespace rouse::flow

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 
 namespace rouse::flow {
@@ -25,6 +26,12 @@ std::string with_key(std::string_view what, const std::string& key) {
 
 std::string format_ns(int64_t d) {
   return config::format_duration(std::chrono::milliseconds{d / 1'000'000});
+}
+
+std::string format_cost(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
 }
 
 } // namespace
@@ -49,6 +56,12 @@ settings settings_from(uint32_t concurrency, const config::flow_policy& p) {
   s.circuit_failures = p.circuit.failures;
   s.circuit_cool_ns = ns(p.circuit.cool_off);
   s.circuit_dlq = p.circuit.mode == config::flow_policy::circuit_policy::dlq;
+  if (p.budget.on()) {
+    s.budget_runs = p.budget.runs;
+    s.budget_cost = p.budget.cost;
+    s.budget_per_ns = ns(p.budget.per);
+    s.budget_keyed = !p.budget.key.empty();
+  }
   switch (p.queue.on_full) {
   case config::flow_policy::queue_policy::reject:
     s.on_full = settings::reject;
@@ -265,11 +278,20 @@ void scheduler::to_ready(held_run h, int64_t now, std::vector<decision>& out) {
 // --- the ready queue
 // -----------------------------------------------------------
 
+// Runs of one partition start in order; one whose rate key has no token, or
+// whose budget key is spent, holds back the partition. So without a
+// concurrency key the partition is the rate key and budget key together.
 std::string scheduler::part_of(const item& x) const {
   if (cfg_.concurrency_keyed)
     return x.keys.concurrency_key;
-  if (cfg_.rate_limit > 0 && !cfg_.rate_drop)
+  const bool rate = cfg_.rate_limit > 0 && !cfg_.rate_drop;
+  const bool budget = cfg_.budget() && cfg_.budget_keyed;
+  if (rate && budget)
+    return x.keys.rate_key + '\x1f' + x.keys.budget_key;
+  if (rate)
     return x.keys.rate_key;
+  if (budget)
+    return x.keys.budget_key;
   return {};
 }
 
@@ -326,6 +348,15 @@ void scheduler::pump(int64_t now, std::vector<decision>& out) {
     p.listed.reset();
     const auto id = ready_by_seq_.at(seq);
     auto h = held_.find(id);
+    if (cfg_.budget()) {
+      // Checked before the rate so a held run takes no token.
+      auto at = budget_at(budget_key(h->second.x), now);
+      if (at > now) {
+        p.blocked = true;
+        blocked_.emplace(at, part);
+        continue;
+      }
+    }
     if (cfg_.rate_limit > 0 && !cfg_.rate_drop) {
       const auto& key = h->second.x.keys.rate_key;
       auto at = token_at(key, now);
@@ -339,9 +370,16 @@ void scheduler::pump(int64_t now, std::vector<decision>& out) {
     p.waiting.erase(p.waiting.begin());
     ready_by_seq_.erase(seq);
     ++p.running;
-    running_.emplace(id, slot{part, h->second.x.keys.singleton_key});
+    auto& x = h->second.x;
+    auto& s = running_.emplace(id, slot{part, x.keys.singleton_key, {}})
+                  .first->second;
+    const bool counts = x.counts;
+    if (cfg_.budget())
+      s.budget = budget_key(x);
     held_.erase(h);
     out.push_back({decision::launch, id, {}, {}});
+    if (cfg_.budget() && counts)
+      spend(s.budget, 1, 0, now, out);
     if (circuit_ == circuit_state::half_open)
       probe_ = id;
     relist(part);
@@ -375,6 +413,14 @@ void scheduler::settle(int64_t now, std::vector<decision>& out) {
     }
   }
   pump(now, out);
+  // Spending of windows that are over carries no information either.
+  if (cfg_.budget() && now - spent_swept_ns_ >= cfg_.budget_per_ns
+      && spent_.size() > 64) {
+    spent_swept_ns_ = now;
+    const auto window = budget_window(now, cfg_.budget_per_ns);
+    for (auto i = spent_.begin(); i != spent_.end();)
+      i = i->second.window_ns != window ? spent_.erase(i) : std::next(i);
+  }
   // Buckets that are full again carry no information: drop them, at most
   // once per rate period so the sweep stays cheap.
   if (cfg_.rate_limit > 0 && now - tat_swept_ns_ >= cfg_.rate_per_ns
@@ -388,10 +434,13 @@ void scheduler::settle(int64_t now, std::vector<decision>& out) {
 // --- release, time, reconfiguration ------------------------------------------
 
 void scheduler::release(const std::string& run_id, int64_t now,
-                        std::vector<decision>& out, std::optional<bool> ok) {
+                        std::vector<decision>& out, std::optional<bool> ok,
+                        double cost) {
   auto i = running_.find(run_id);
   if (i == running_.end())
     return;
+  if (cfg_.budget() && cost > 0)
+    spend(i->second.budget, 0, cost, now, out);
   if (cfg_.circuit_failures > 0 && ok)
     count_outcome(run_id, *ok, now, out);
   else if (run_id == probe_)
@@ -586,6 +635,114 @@ void scheduler::unmark_single(const item& x) {
 void scheduler::skip(const std::string& id, std::string reason,
                      std::vector<decision>& out) {
   out.push_back({decision::skip, id, std::move(reason), {}});
+}
+
+// --- budgets -----------------------------------------------------------------
+
+std::string scheduler::budget_key(const item& x) const {
+  return cfg_.budget_keyed ? x.keys.budget_key : std::string{};
+}
+
+int64_t scheduler::budget_at(const std::string& key, int64_t now) const {
+  auto i = spent_.find(key);
+  if (i == spent_.end())
+    return now;
+  const auto& s = i->second;
+  if (s.window_ns != budget_window(now, cfg_.budget_per_ns))
+    return now; // a new window
+  const bool spent = (cfg_.budget_runs > 0 && s.runs >= cfg_.budget_runs)
+                     || (cfg_.budget_cost > 0 && s.cost >= cfg_.budget_cost);
+  return spent ? s.window_ns + cfg_.budget_per_ns : now;
+}
+
+void scheduler::spend(const std::string& key, uint64_t runs, double cost,
+                      int64_t now, std::vector<decision>& out) {
+  const auto window = budget_window(now, cfg_.budget_per_ns);
+  auto& s = spent_[key];
+  if (s.window_ns != window)
+    s = spending{window, 0, 0, false};
+  s.runs += runs;
+  s.cost += cost;
+  if (s.told || budget_at(key, now) <= now)
+    return;
+  s.told = true;
+  std::string what;
+  if (cfg_.budget_runs > 0 && s.runs >= cfg_.budget_runs)
+    what = std::to_string(s.runs) + " of " + std::to_string(cfg_.budget_runs)
+           + " runs";
+  else
+    what =
+        "cost " + format_cost(s.cost) + " of " + format_cost(cfg_.budget_cost);
+  out.push_back({decision::budget_exceeded,
+                 key,
+                 with_key("budget spent: " + what + " in the "
+                              + format_ns(cfg_.budget_per_ns) + " window; runs "
+                              + "wait until the next window or `rouse "
+                              + "triggers resume`",
+                          key),
+                 {}});
+}
+
+void scheduler::load_budget(const std::vector<budget_usage>& spent,
+                            int64_t now) {
+  if (!cfg_.budget())
+    return;
+  const auto window = budget_window(now, cfg_.budget_per_ns);
+  for (const auto& u : spent)
+    if (u.window_ns == window) {
+      auto& s = spent_[u.key];
+      s = spending{window, u.runs, u.cost, false};
+      // Spent before the restart: the event went out then.
+      s.told = budget_at(u.key, now) > now;
+    }
+}
+
+std::vector<budget_usage>
+scheduler::resume(const std::optional<std::string>& key, int64_t now,
+                  std::vector<decision>& out) {
+  std::vector<budget_usage> reset;
+  if (!cfg_.budget())
+    return reset;
+  const auto window = budget_window(now, cfg_.budget_per_ns);
+  auto clear = [&](const std::string& k) {
+    spent_[k] = spending{window, 0, 0, false};
+    reset.push_back(budget_usage{k, window, 0, 0});
+  };
+  if (key) {
+    clear(*key);
+  } else {
+    for (auto& [k, s] : spent_)
+      if (s.window_ns == window)
+        reset.push_back(budget_usage{k, window, 0, 0});
+    for (auto& u : reset)
+      spent_[u.key] = spending{window, 0, 0, false};
+  }
+  // Partitions held by the budget start again; those held by the rate find
+  // out again when they come up.
+  for (auto& [at, part] : blocked_)
+    if (auto p = parts_.find(part); p != parts_.end())
+      p->second.blocked = false;
+  std::vector<std::string> parts;
+  for (auto& [at, part] : blocked_)
+    parts.push_back(part);
+  blocked_.clear();
+  for (const auto& part : parts)
+    relist(part);
+  settle(now, out);
+  return reset;
+}
+
+std::vector<budget_usage> scheduler::budget_spent(int64_t now) const {
+  std::vector<budget_usage> result;
+  const auto window = budget_window(now, cfg_.budget_per_ns);
+  for (const auto& [k, s] : spent_)
+    if (s.window_ns == window)
+      result.push_back(budget_usage{k, window, s.runs, s.cost});
+  std::sort(result.begin(), result.end(),
+            [](const budget_usage& a, const budget_usage& b) {
+              return a.key < b.key;
+            });
+  return result;
 }
 
 // GCRA: one token every T = per/limit, bursts of up to `limit`: a run may

@@ -8,7 +8,7 @@
 // A run passes the stages in this order; each stage is optional:
 //
 //   singleton -> debounce | batch -> ready queue (rate, queue bound,
-//   priority) -> concurrency slot -> launch
+//   priority) -> concurrency slot -> budget -> launch
 //
 // Runs admitted again (a retry, a resumed run, a batch once stored) skip the
 // first three stages: they were decided already.
@@ -49,6 +49,8 @@ struct item {
   run_flow keys;
   /// First admission (false: admitted again, goes straight to the queue).
   bool fresh = true;
+  /// Its first start: it counts as a run against the budget.
+  bool counts = true;
 };
 
 /// What the governor must do.
@@ -69,6 +71,10 @@ struct decision {
     /// The circuit breaker closed after a successful probe run `run_id`:
     /// publish rouse.trigger.circuit_closed.
     circuit_closed,
+    /// Budget key `run_id` ("" for the whole trigger) spent its budget for
+    /// the window (`reason` says what and until when): publish
+    /// rouse.budget.exceeded.
+    budget_exceeded,
   };
   kind_t kind = launch;
   std::string run_id;
@@ -87,7 +93,21 @@ public:
   /// (true: succeeded; false: failed, retrying or dead), empty when it waits;
   /// the circuit breaker counts outcomes.
   void release(const std::string& run_id, int64_t now,
-               std::vector<decision>& out, std::optional<bool> ok = {});
+               std::vector<decision>& out, std::optional<bool> ok = {},
+               double cost = 0);
+
+  /// Takes what the budget keys spent before (from the store) for windows
+  /// that are still current.
+  void load_budget(const std::vector<budget_usage>& spent, int64_t now);
+
+  /// Forgets what budget key `key` (every key if empty) spent in the current
+  /// window, so runs held by the budget start again; returns the keys reset,
+  /// with their window, to be stored as spending nothing.
+  std::vector<budget_usage> resume(const std::optional<std::string>& key,
+                                   int64_t now, std::vector<decision>& out);
+
+  /// What every budget key spent in its current window.
+  std::vector<budget_usage> budget_spent(int64_t now) const;
 
   /// The circuit breaker's state: "closed", "open" or "half_open".
   const char* circuit() const noexcept;
@@ -126,6 +146,7 @@ private:
   struct slot {
     std::string part;
     std::string single;
+    std::string budget;
   };
   struct single_state {
     std::string active;
@@ -168,6 +189,13 @@ private:
                      std::vector<decision>& out);
   /// When the rate key's next token comes (<= now: one is there).
   int64_t token_at(const std::string& key, int64_t now) const;
+  std::string budget_key(const item& x) const;
+  /// When budget key `key` may start a run again (<= now: it may now).
+  int64_t budget_at(const std::string& key, int64_t now) const;
+  /// Counts a started run or a reported cost against budget key `key`, and
+  /// reports when that spends the budget.
+  void spend(const std::string& key, uint64_t runs, double cost, int64_t now,
+             std::vector<decision>& out);
   void take_token(const std::string& key, int64_t now);
   std::string part_of(const item& x) const;
   int64_t score_of(const item& x) const;
@@ -187,6 +215,16 @@ private:
   std::map<uint64_t, std::string> ready_by_seq_;
   /// GCRA: the theoretical arrival time per rate key.
   std::unordered_map<std::string, int64_t> tat_;
+  /// Budget: what each key spent in its window; `told` once
+  /// budget_exceeded went out for that window.
+  struct spending {
+    int64_t window_ns = 0;
+    uint64_t runs = 0;
+    double cost = 0;
+    bool told = false;
+  };
+  std::unordered_map<std::string, spending> spent_;
+  int64_t spent_swept_ns_ = 0;
   int64_t tat_swept_ns_ = 0;
   /// Circuit breaker: consecutive failures, and while open the time the
   /// probe may start; half open: the probe run in flight.

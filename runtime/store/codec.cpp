@@ -64,34 +64,34 @@ caf::error decode(std::string_view bytes, event& x) {
 }
 
 caf::error decode(std::string_view bytes, run_record& x) {
-  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
-  if (!source(x))
-    return {};
-  // Older records end earlier: before `flow` (stored before flow control),
-  // or before `wait` (stored before runs could wait). Read them field by
-  // field and leave the rest empty, so an upgrade keeps every run.
-  auto older = [&](bool with_wait) -> caf::error {
-    x = run_record{};
-    caf::binary_deserializer f{nullptr, bytes.data(), bytes.size()};
-    auto err = f(x.id, x.trigger, x.event_seq, x.event_id, x.event_type,
-                 x.state, x.attempt, x.exit_code, x.term_signal, x.stdout_text,
-                 x.stderr_text, x.output_truncated, x.error, x.created_ns,
-                 x.started_ns, x.finished_ns, x.history);
-    if (!err && with_wait)
-      err = f(x.wait);
-    if (err)
-      return make_error(errc::storage_failure,
-                        "stored record is malformed: " + caf::to_string(err));
-    if (f.remaining() != 0)
-      return make_error(errc::storage_failure,
-                        "stored record is malformed: "
-                            + std::to_string(f.remaining())
-                            + " trailing bytes");
-    return {};
-  };
-  if (!older(true))
-    return {};
-  return older(false);
+  // Fields are only ever appended, in groups. A record stored by an older
+  // version ends after one of the groups: before `wait` (stored before runs
+  // could wait), before `flow` (before flow control) or before the budget
+  // key and cost (before budgets). The rest stays empty, so an upgrade keeps
+  // every run.
+  x = run_record{};
+  caf::binary_deserializer f{nullptr, bytes.data(), bytes.size()};
+  auto err = f(x.id, x.trigger, x.event_seq, x.event_id, x.event_type, x.state,
+               x.attempt, x.exit_code, x.term_signal, x.stdout_text,
+               x.stderr_text, x.output_truncated, x.error, x.created_ns,
+               x.started_ns, x.finished_ns, x.history);
+  auto more = [&] { return !err && f.remaining() > 0; };
+  if (more())
+    err = f(x.wait);
+  if (more())
+    err = f(x.flow.concurrency_key, x.flow.rate_key, x.flow.debounce_key,
+            x.flow.batch_key, x.flow.singleton_key, x.flow.priority,
+            x.flow.batch);
+  if (more())
+    err = f(x.flow.budget_key, x.cost);
+  if (err)
+    return make_error(errc::storage_failure,
+                      "stored record is malformed: " + caf::to_string(err));
+  if (f.remaining() != 0)
+    return make_error(errc::storage_failure, "stored record is malformed: "
+                                                 + std::to_string(f.remaining())
+                                                 + " trailing bytes");
+  return {};
 }
 
 } // namespace rouse::store

@@ -120,6 +120,9 @@ struct journal::impl {
                 if (!r->duplicate)
                   fresh.push_back(ev);
               }
+              for (const auto& c : x.charge)
+                if (auto err = db.charge_budget(*child, x.run.trigger, c))
+                  return err;
               return apply_wakeups(db, *child, x.arm, x.disarm);
             },
             [&](trigger_op& x) -> caf::error {
@@ -133,6 +136,12 @@ struct journal::impl {
             },
             [&](state_op& x) -> caf::error {
               return db.put_state(*child, x.key, x.value);
+            },
+            [&](budget_op& x) -> caf::error {
+              for (const auto& u : x.usage)
+                if (auto err = db.put_budget(*child, x.trigger, u))
+                  return err;
+              return {};
             },
         },
         op);
@@ -184,13 +193,8 @@ struct journal::impl {
                        else
                          x.done(std::move(results[i].created));
                      },
-                     [&](run_op& x) { x.done(std::move(err)); },
-                     [&](trigger_op& x) { x.done(std::move(err)); },
-                     [&](wakeup_op& x) {
-                       if (x.done)
-                         x.done(std::move(err));
-                     },
-                     [&](state_op& x) {
+                     // run, trigger, wakeup, state and budget ops.
+                     [&](auto& x) {
                        if (x.done)
                          x.done(std::move(err));
                      },
@@ -224,13 +228,7 @@ void journal::submit(write_op op) {
     std::visit(overloaded_fn{
                    [&](append_op& x) { x.done(err); },
                    [&](route_op& x) { x.done(err); },
-                   [&](run_op& x) { x.done(err); },
-                   [&](trigger_op& x) { x.done(err); },
-                   [&](wakeup_op& x) {
-                     if (x.done)
-                       x.done(err);
-                   },
-                   [&](state_op& x) {
+                   [&](auto& x) {
                      if (x.done)
                        x.done(err);
                    },

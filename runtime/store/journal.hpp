@@ -7,6 +7,7 @@
 
 #include "messages/errc.hpp"
 #include "messages/event.hpp"
+#include "messages/flow.hpp"
 #include "messages/run.hpp"
 #include "messages/wakeup.hpp"
 
@@ -63,6 +64,15 @@ struct run_op {
   std::vector<wakeup> arm;
   /// Wakeups to delete; unknown keys are ignored.
   std::vector<wakeup_key> disarm;
+  /// Charges to the budget of `run`'s trigger (store::charge_budget).
+  std::vector<budget_usage> charge;
+};
+
+/// Sets what budget keys of `trigger` spent (a resume sets zero).
+struct budget_op {
+  std::string trigger;
+  std::vector<budget_usage> usage;
+  std::function<void(caf::error)> done;
 };
 
 /// Stores and deletes wakeups in one transaction: all of them or none.
@@ -90,8 +100,8 @@ struct state_op {
   std::function<void(caf::error)> done;
 };
 
-using write_op =
-    std::variant<append_op, route_op, run_op, trigger_op, wakeup_op, state_op>;
+using write_op = std::variant<append_op, route_op, run_op, trigger_op,
+                              wakeup_op, state_op, budget_op>;
 
 /// Tuning of the writer.
 struct journal_options {

@@ -606,6 +606,115 @@ store::checkpoints() const {
   return result;
 }
 
+// --- budgets -----------------------------------------------------------------
+//
+// A budget key's usage lives in `meta` under "budget\x1f<trigger>\x1f<key>"
+// (a key over 300 bytes is replaced by its FNV-1a hash so the LMDB key stays
+// short), as 8 bytes window, 8 bytes runs, 8 bytes cost (IEEE double), then
+// the key itself.
+
+namespace {
+
+constexpr std::string_view budget_prefix = "budget\x1f";
+
+std::string budget_db_key(std::string_view trigger, std::string_view key) {
+  std::string k{budget_prefix};
+  k.append(trigger).push_back('\x1f');
+  if (key.size() <= 300) {
+    k.append(key);
+    return k;
+  }
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key)
+    h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  for (int i = 15; i >= 0; --i, h >>= 4)
+    hex[i] = "0123456789abcdef"[h & 15];
+  hex[16] = '\0';
+  k.append("#").append(hex);
+  return k;
+}
+
+std::string encode_budget(const budget_usage& u) {
+  std::string v;
+  v.reserve(24 + u.key.size());
+  uint64_t cost_bits = 0;
+  std::memcpy(&cost_bits, &u.cost, 8);
+  put_u64_be(v, static_cast<uint64_t>(u.window_ns));
+  put_u64_be(v, u.runs);
+  put_u64_be(v, cost_bits);
+  v.append(u.key);
+  return v;
+}
+
+std::optional<budget_usage> decode_budget(std::string_view v) {
+  if (v.size() < 24)
+    return std::nullopt;
+  budget_usage u;
+  u.window_ns = static_cast<int64_t>(get_u64_be(v.data()));
+  u.runs = get_u64_be(v.data() + 8);
+  uint64_t cost_bits = get_u64_be(v.data() + 16);
+  std::memcpy(&u.cost, &cost_bits, 8);
+  u.key = std::string{v.substr(24)};
+  return u;
+}
+
+} // namespace
+
+caf::error store::charge_budget(write_txn& txn, std::string_view trigger,
+                                const budget_usage& delta) {
+  auto key = budget_db_key(trigger, delta.key);
+  MDB_val k = to_val(key);
+  MDB_val v;
+  budget_usage u;
+  u.key = delta.key;
+  u.window_ns = delta.window_ns;
+  if (auto rc = mdb_get(txn.txn_, meta_db_, &k, &v); rc == 0) {
+    auto old = decode_budget(to_view(v));
+    if (old && old->window_ns == delta.window_ns) {
+      u.runs = old->runs;
+      u.cost = old->cost;
+    } else if (old && old->window_ns > delta.window_ns) {
+      return {}; // a charge for a window already over: it no longer counts
+    }
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_error(rc, "read budget");
+  }
+  u.runs += delta.runs;
+  u.cost += delta.cost;
+  return put_budget(txn, trigger, u);
+}
+
+caf::error store::put_budget(write_txn& txn, std::string_view trigger,
+                             const budget_usage& usage) {
+  auto key = budget_db_key(trigger, usage.key);
+  auto value = encode_budget(usage);
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  if (auto rc = mdb_put(txn.txn_, meta_db_, &k, &v, 0); rc != 0)
+    return lmdb_error(rc, "store budget");
+  return {};
+}
+
+caf::expected<std::vector<budget_usage>>
+store::budgets(std::string_view trigger) const {
+  auto prefix = budget_db_key(trigger, "");
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), meta_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
+  std::vector<budget_usage> result;
+  MDB_val k = to_val(prefix);
+  MDB_val v;
+  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
+       rc == 0 && to_view(k).starts_with(prefix); rc = cur.get(k, v, MDB_NEXT))
+    if (auto u = decode_budget(to_view(v)))
+      result.push_back(std::move(*u));
+  return result;
+}
+
 caf::error store::put_state(write_txn& txn, std::string_view key,
                             std::string_view value) {
   if (key.empty() || key.size() > 400 || key == schema_key)

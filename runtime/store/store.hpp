@@ -6,6 +6,7 @@
 
 #include "messages/errc.hpp"
 #include "messages/event.hpp"
+#include "messages/flow.hpp"
 #include "messages/run.hpp"
 #include "messages/wakeup.hpp"
 
@@ -157,6 +158,18 @@ public:
   caf::error put_state(write_txn& txn, std::string_view key,
                        std::string_view value);
 
+  /// Adds `delta` (runs and cost) to what budget key `delta.key` of trigger
+  /// `trigger` spent in window `delta.window_ns`; what is stored for an
+  /// earlier window is dropped first. Reads the usage inside `txn`, so charges
+  /// in one transaction add up.
+  caf::error charge_budget(write_txn& txn, std::string_view trigger,
+                           const budget_usage& delta);
+
+  /// Stores `usage` as what the key spent, replacing what was stored (a
+  /// resume stores zero).
+  caf::error put_budget(write_txn& txn, std::string_view trigger,
+                        const budget_usage& usage);
+
   /// Stores `w` in `timers`, replacing a wakeup with the same (due, owner).
   /// errc::invalid_input for a negative due time, an empty owner or one longer
   /// than max_wakeup_owner_bytes.
@@ -201,6 +214,10 @@ public:
   /// Returns the value put_state() stored under `key`, if any.
   caf::expected<std::optional<std::string>>
   get_state(std::string_view key) const;
+
+  /// Returns what every budget key of `trigger` spent in its last window.
+  caf::expected<std::vector<budget_usage>>
+  budgets(std::string_view trigger) const;
 
   /// Returns the runs created for the event `seq` (one per trigger it fired).
   caf::expected<std::vector<run_record>> runs_for_event(uint64_t seq) const;

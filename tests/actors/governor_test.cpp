@@ -48,8 +48,9 @@ caf::behavior recorder(caf::event_based_actor*, std::shared_ptr<sent_log> log) {
                        + std::to_string(members.size()));
       },
       [=](notice_atom, const std::string& trigger, const std::string& type,
-          const std::string& note) {
-        log->push_back("notice " + trigger + " " + type + ": " + note);
+          const std::string& note, const std::string& key) {
+        log->push_back("notice " + trigger + " " + type + ": " + note
+                       + (key.empty() ? "" : " [" + key + "]"));
       },
   };
 }
@@ -83,8 +84,9 @@ public:
                  .count();
   }
 
-  void start(flow_settings policy) {
+  void start(flow_settings policy, std::vector<budget_usage> spent = {}) {
     governor_config gc;
+    gc.budget_spent = std::move(spent);
     gc.trigger = "t";
     gc.policy = policy;
     gc.dispatcher = dispatcher_;
@@ -106,6 +108,7 @@ public:
     run.flow.debounce_key = key;
     run.flow.batch_key = key;
     run.flow.singleton_key = key;
+    run.flow.budget_key = key;
     run.flow.priority = priority;
     caf::anon_send(governor_, admit_atom::value, std::move(run));
     drain();
@@ -116,11 +119,26 @@ public:
     drain();
   }
 
-  /// Releases a run that finished: succeeded (`ok`) or failed.
-  void finish(uint64_t seq, bool ok) {
+  /// Releases a run that finished: succeeded (`ok`) or failed, having
+  /// reported `cost` (< 0: none).
+  void finish(uint64_t seq, bool ok, double cost = -1) {
     caf::anon_send(governor_, release_atom::value, "r" + std::to_string(seq),
-                   ok);
+                   static_cast<int8_t>(ok ? 1 : 0), cost);
     drain();
+  }
+
+  /// Resumes the budget of `key` (every key if empty); returns the keys
+  /// reset.
+  std::vector<std::string> resume(std::string key = {}) {
+    auto reset = std::make_shared<std::vector<std::string>>();
+    budget_reply reply = [reset](std::vector<budget_usage> keys) {
+      for (auto& k : keys)
+        reset->push_back(k.key);
+    };
+    caf::anon_send(governor_, resume_atom::value, key, key.empty(),
+                   std::move(reply));
+    drain();
+    return *reset;
   }
 
   void reconfigure(flow_settings policy) {
@@ -372,4 +390,54 @@ TEST_CASE_METHOD(fixture, "governor: the circuit breaker on virtual time",
         == lines{"notice t rouse.trigger.circuit_closed: probe run r3 "
                  "succeeded",
                  "launch r4"});
+}
+
+TEST_CASE_METHOD(fixture, "governor: a budget on virtual time", "[governor]") {
+  // Windows of 1 h; the test starts at the start of one.
+  flow_settings p;
+  p.budget_runs = 3;
+  p.budget_cost = 1.0;
+  p.budget_per_ns = 3600'000 * ms;
+  start(p);
+  for (uint64_t i = 1; i <= 4; ++i)
+    admit(i);
+  auto first = sent();
+  REQUIRE(first.size() == 4);
+  CHECK(first[2] == "launch r3");
+  CHECK(first[3].starts_with("notice t rouse.budget.exceeded: budget spent: "
+                             "3 of 3 runs in the 1h window"));
+  advance(3599'999ms);
+  CHECK(sent().empty());
+  advance(1ms);
+  CHECK(sent() == lines{"launch r4"});
+  // The cost budget of the new window: 1.2 reported spends it.
+  finish(4, true, 1.2);
+  auto spent = sent();
+  REQUIRE(spent.size() == 1);
+  CHECK(spent[0].find("cost 1.2 of 1") != std::string::npos);
+  admit(5);
+  CHECK(sent().empty());
+  CHECK(resume() == std::vector<std::string>{""});
+  CHECK(sent() == lines{"launch r5"});
+}
+
+TEST_CASE_METHOD(fixture, "governor: budget keys and what was spent before",
+                 "[governor]") {
+  flow_settings p;
+  p.budget_runs = 1;
+  p.budget_per_ns = 3600'000 * ms;
+  p.budget_keyed = true;
+  // Key a spent its run before a restart, in this window.
+  start(p, {budget_usage{"a", 3600'000 * ms, 1, 0}});
+  admit(1, "a");
+  admit(2, "b");
+  CHECK(sent()
+        == lines{"launch r2",
+                 "notice t rouse.budget.exceeded: budget spent: 1 of 1 "
+                 "runs in the 1h window; runs wait until the next "
+                 "window or `rouse triggers resume` (key \"b\") [b]"});
+  CHECK(resume("a") == std::vector<std::string>{"a"});
+  auto after = sent();
+  REQUIRE(after.size() == 2);
+  CHECK(after[0] == "launch r1");
 }

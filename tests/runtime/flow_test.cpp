@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ item run(uint64_t seq, int64_t at_ms = 0, std::string key = {}) {
   x.keys.debounce_key = key;
   x.keys.batch_key = key;
   x.keys.singleton_key = key;
+  x.keys.budget_key = key;
   return x;
 }
 
@@ -506,4 +508,152 @@ TEST_CASE("flow: an open circuit in dlq mode rejects new runs", "[flow]") {
   CHECK(out.empty());
   s.advance(1000 * ms, out);
   CHECK(launched(out) == "r3");
+}
+
+namespace {
+
+std::string exceeded(const std::vector<decision>& out) {
+  return ids(out, decision::budget_exceeded);
+}
+
+/// How many budget_exceeded decisions `out` holds.
+std::size_t told(const std::vector<decision>& out) {
+  return static_cast<std::size_t>(
+      std::count_if(out.begin(), out.end(), [](const decision& d) {
+        return d.kind == decision::budget_exceeded;
+      }));
+}
+
+settings budget(uint64_t runs, double cost, bool keyed = false) {
+  settings cfg;
+  cfg.budget_runs = runs;
+  cfg.budget_cost = cost;
+  cfg.budget_per_ns = 1000 * ms;
+  cfg.budget_keyed = keyed;
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("flow: a run budget holds runs until the next window", "[flow]") {
+  scheduler s{budget(2, 0)};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 3; ++i)
+    s.admit(run(i, 100), 100 * ms, out);
+  CHECK(launched(out) == "r1 r2");
+  // Told once, with what was spent; the third run waits for the window.
+  REQUIRE(told(out) == 1);
+  CHECK(out.back().kind == decision::budget_exceeded);
+  CHECK(out.back().reason.find("2 of 2 runs") != std::string::npos);
+  CHECK(s.queued() == 1);
+  REQUIRE(s.next_due());
+  CHECK(*s.next_due() == 1000 * ms);
+  // Releasing a run frees no budget.
+  out.clear();
+  s.release("r1", 500 * ms, out, true);
+  s.advance(999 * ms, out);
+  CHECK(launched(out).empty());
+  s.advance(1000 * ms, out);
+  CHECK(launched(out) == "r3");
+  CHECK(told(out) == 0);
+}
+
+TEST_CASE("flow: retries do not count against a run budget but wait for it",
+          "[flow]") {
+  scheduler s{budget(1, 0)};
+  std::vector<decision> out;
+  auto again = run(1);
+  again.fresh = false;
+  again.counts = false;
+  s.admit(again, 0, out);
+  s.admit(run(2), 0, out);
+  CHECK(launched(out) == "r1 r2");
+  out.clear();
+  auto retry = run(3);
+  retry.fresh = false;
+  retry.counts = false;
+  s.admit(retry, 10 * ms, out);
+  CHECK(launched(out).empty());
+  s.advance(1000 * ms, out);
+  CHECK(launched(out) == "r3");
+}
+
+TEST_CASE("flow: a cost budget adds up reported costs", "[flow]") {
+  scheduler s{budget(0, 1.0)};
+  std::vector<decision> out;
+  s.admit(run(1), 0, out);
+  s.release("r1", 10 * ms, out, true, 0.6);
+  s.admit(run(2), 20 * ms, out);
+  CHECK(launched(out) == "r1 r2");
+  CHECK(told(out) == 0);
+  s.release("r2", 30 * ms, out, true, 0.5);
+  REQUIRE(out.back().kind == decision::budget_exceeded);
+  CHECK(out.back().reason.find("cost 1.1 of 1") != std::string::npos);
+  out.clear();
+  s.admit(run(3), 40 * ms, out);
+  CHECK(launched(out).empty());
+  auto spent = s.budget_spent(40 * ms);
+  REQUIRE(spent.size() == 1);
+  CHECK(spent[0].runs == 2);
+  CHECK(spent[0].cost == Approx(1.1));
+  s.advance(1000 * ms, out);
+  CHECK(launched(out) == "r3");
+}
+
+TEST_CASE("flow: budget keys spend on their own", "[flow]") {
+  scheduler s{budget(1, 0, true)};
+  std::vector<decision> out;
+  s.admit(run(1, 0, "a"), 0, out);
+  s.admit(run(2, 0, "a"), 0, out);
+  s.admit(run(3, 0, "b"), 0, out);
+  CHECK(launched(out) == "r1 r3");
+  CHECK(exceeded(out) == "a b");
+  CHECK(s.queued() == 1);
+}
+
+TEST_CASE("flow: resume starts the budget over and frees held runs", "[flow]") {
+  scheduler s{budget(1, 0, true)};
+  std::vector<decision> out;
+  for (uint64_t i = 1; i <= 2; ++i) {
+    s.admit(run(i, 0, "a"), 0, out);
+    s.admit(run(i + 10, 0, "b"), 0, out);
+  }
+  CHECK(launched(out) == "r1 r11");
+  out.clear();
+  auto reset = s.resume(std::string{"a"}, 5 * ms, out);
+  REQUIRE(reset.size() == 1);
+  CHECK(reset[0].key == "a");
+  CHECK(reset[0].runs == 0);
+  CHECK(launched(out) == "r2");
+  out.clear();
+  reset = s.resume(std::nullopt, 6 * ms, out);
+  CHECK(reset.size() == 2);
+  CHECK(launched(out) == "r12");
+}
+
+TEST_CASE("flow: spending loaded from the store counts in its window",
+          "[flow]") {
+  scheduler s{budget(2, 0)};
+  // One stored for this window, one for an earlier one (ignored).
+  s.load_budget({budget_usage{"", 1000 * ms, 2, 0}}, 1500 * ms);
+  std::vector<decision> out;
+  s.admit(run(1), 1500 * ms, out);
+  CHECK(launched(out).empty());
+  CHECK(told(out) == 0); // told before the restart
+  s.advance(2000 * ms, out);
+  CHECK(launched(out) == "r1");
+
+  scheduler fresh{budget(2, 0)};
+  fresh.load_budget({budget_usage{"", 0, 2, 0}}, 1500 * ms);
+  out.clear();
+  fresh.admit(run(1), 1500 * ms, out);
+  CHECK(launched(out) == "r1");
+}
+
+TEST_CASE("flow: budget windows are aligned to the epoch", "[flow]") {
+  CHECK(budget_window(0, 10) == 0);
+  CHECK(budget_window(9, 10) == 0);
+  CHECK(budget_window(10, 10) == 10);
+  CHECK(budget_window(-1, 10) == -10);
+  CHECK(budget_window(5, 0) == 0);
 }
