@@ -609,9 +609,10 @@ store::checkpoints() const {
 // --- budgets -----------------------------------------------------------------
 //
 // A budget key's usage lives in `meta` under "budget\x1f<trigger>\x1f<key>"
-// (a key over 300 bytes is replaced by its FNV-1a hash so the LMDB key stays
-// short), as 8 bytes window, 8 bytes runs, 8 bytes cost (IEEE double), then
-// the key itself.
+// (a key over 300 bytes is replaced by "#" and its FNV-1a hash so the LMDB key
+// stays short; so is a key starting with '#', so a short key never takes the
+// slot of a long one), as 8 bytes window, 8 bytes runs, 8 bytes cost (IEEE
+// double), then the key itself.
 
 namespace {
 
@@ -620,7 +621,7 @@ constexpr std::string_view budget_prefix = "budget\x1f";
 std::string budget_db_key(std::string_view trigger, std::string_view key) {
   std::string k{budget_prefix};
   k.append(trigger).push_back('\x1f');
-  if (key.size() <= 300) {
+  if (key.size() <= 300 && !key.starts_with('#')) {
     k.append(key);
     return k;
   }
