@@ -40,6 +40,9 @@ struct dispatcher_state {
   std::unordered_set<std::string> active_ids;
   /// Runs with a wake or cancel being committed: a second one gets 409.
   std::unordered_set<std::string> busy;
+  /// Running runs being stopped: who asked (may be empty) and why. The
+  /// outcome ends them `cancelled`.
+  std::unordered_map<std::string, std::pair<run_reply, std::string>> stopping;
   /// Pending or retrying runs cancelled while a governor or the queue may
   /// still hold them: skipped when they come up.
   std::unordered_set<std::string> cancelled;
@@ -155,7 +158,8 @@ int64_t budget_per_ns(const trigger_ref& ref) {
 // a retrying run's wakeup for its next attempt (wait.due_ns), are stored with
 // it; once both are durable the timer service holds the wakeup, and for a
 // waiting run the dispatcher learns it (waited).
-void store_final(dispatcher_pointer self, run_record run, double cost) {
+void store_final(dispatcher_pointer self, run_record run, double cost,
+                 run_reply reply = {}) {
   auto ref = find_trigger(self, run.trigger);
   store::run_op op;
   if (cost > 0) {
@@ -177,14 +181,26 @@ void store_final(dispatcher_pointer self, run_record run, double cost) {
       ref.entry != nullptr ? ref.entry->governor : governor_actor{};
   auto hdl = caf::actor_cast<dispatcher_actor>(self);
   auto timers = self->state.timers;
-  // -1: no outcome (waiting), 1: succeeded, 0: failed.
-  int8_t outcome = waiting ? -1 : run.current() == run_state::succeeded ? 1 : 0;
+  // -1: no outcome (waiting, cancelled), 1: succeeded, 0: failed.
+  const bool cancelled = run.current() == run_state::cancelled;
+  int8_t outcome = waiting || cancelled                    ? -1
+                   : run.current() == run_state::succeeded ? 1
+                                                           : 0;
   op.done = [governor, hdl, timers, run_id, retry_due, waiting, outcome, cost,
+             reply = std::move(reply),
              run = waiting ? std::move(run)
                            : run_record{}](caf::error err) mutable {
     if (err)
       std::cerr << "rouse: storing the outcome of run " << run_id
                 << " failed: " << describe(err) << "\n";
+    if (reply) {
+      // A cancel of the running run: answered on the dispatcher's thread.
+      run_record done;
+      done.id = run_id;
+      done.state = static_cast<uint8_t>(run_state::cancelled);
+      caf::anon_send(hdl, settled_atom::value, !err, std::move(done),
+                     std::move(reply), int64_t{0});
+    }
     if (waiting)
       caf::anon_send(hdl, waited_atom::value, !err, std::move(run));
     if (!governor)
@@ -473,16 +489,49 @@ void wake(dispatcher_pointer self, wake_request req, run_reply reply) {
   commit_change(self, std::move(*run), std::move(reply), disarm_due);
 }
 
+// Stops running run `id` of trigger `trigger`: its exec handler signals the
+// process, and the outcome ends the run `cancelled`, answering `reply`.
+void stop_running(dispatcher_pointer self, const std::string& id,
+                  const std::string& trigger, std::string reason,
+                  run_reply reply) {
+  auto& st = self->state;
+  if (st.stopping.count(id) > 0) {
+    answer(reply, 409,
+           error_body("run \"" + id + "\" is being cancelled already"));
+    return;
+  }
+  auto ref = find_trigger(self, trigger);
+  if (ref.entry == nullptr || !ref.entry->exec) {
+    answer(reply, 409,
+           error_body(
+               "run \"" + id + "\" is running in "
+               + (ref.entry == nullptr
+                      ? std::string{"a removed trigger"}
+                      : "actor handler \"" + ref.entry->def->run.actor + "\"")
+               + ", which cannot be stopped; it ends when the handler "
+                 "answers"));
+    return;
+  }
+  // Sent after the run request if that went out (same sender and receiver:
+  // in order); if it did not, started_atom sees `stopping` and never sends it.
+  self->send(ref.entry->exec, stop_atom::value, id, reason);
+  st.stopping.emplace(id, std::pair{std::move(reply), std::move(reason)});
+}
+
 void cancel(dispatcher_pointer self, const std::string& id, run_reply reply) {
   auto run = load_for_change(self, id, reply);
   if (!run)
     return;
   auto state = run->current();
-  if (self->state.active_ids.count(id) > 0 || state == run_state::running) {
+  if (self->state.active_ids.count(id) > 0) {
+    stop_running(self, id, run->trigger, "by request", std::move(reply));
+    return;
+  }
+  if (state == run_state::running) {
     answer(reply, 409,
            error_body("run \"" + id
-                      + "\" is running; only waiting, pending and retrying "
-                        "runs can be cancelled"));
+                      + "\" is stored as running but not executing here "
+                        "(it starts again after recovery)"));
     return;
   }
   if (state != run_state::waiting && state != run_state::pending
@@ -690,7 +739,24 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
           // as it is for recovery and free the slot.
           if (trig != nullptr)
             self->send(trig->governor, release_atom::value, run.id);
+          if (auto i = self->state.stopping.find(run.id);
+              i != self->state.stopping.end()) {
+            answer(i->second.first, 500,
+                   error_body("run \"" + run.id
+                              + "\" could not be started or stopped"));
+            self->state.stopping.erase(i);
+          }
           release_slot(self, run.id);
+          return;
+        }
+        if (auto i = self->state.stopping.find(run.id);
+            i != self->state.stopping.end()) {
+          run_outcome stopped;
+          stopped.cancelled = true;
+          stopped.error = "cancelled: " + i->second.second
+                          + " (before the handler started)";
+          self->send(self, outcome_atom::value, std::move(run),
+                     std::move(stopped));
           return;
         }
         auto ev = self->state.cfg.db->get_event(run.event_seq);
@@ -759,6 +825,29 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         run.output_truncated = outcome.output_truncated;
         run.error = outcome.error;
         run.finished_ns = outcome.finished_ns > 0 ? outcome.finished_ns : now;
+        run_reply stop_reply;
+        if (auto i = self->state.stopping.find(run.id);
+            i != self->state.stopping.end()) {
+          stop_reply = std::move(i->second.first);
+          self->state.stopping.erase(i);
+          if (!outcome.cancelled)
+            answer(stop_reply, 409,
+                   error_body("run \"" + run.id
+                              + "\" ended before the cancel took effect"));
+        }
+        if (outcome.cancelled) {
+          self->state.wake_me.erase(run.id);
+          run.transition(run_state::cancelled, now,
+                         outcome.error.empty() ? "cancelled" : outcome.error);
+          self->state.cfg.metrics->runs_finished.inc(
+              metrics::label("trigger", run.trigger) + ","
+              + metrics::label("outcome", "cancelled"));
+          auto id = run.id;
+          store_final(self, std::move(run), outcome.cost,
+                      std::move(stop_reply));
+          release_slot(self, id);
+          return;
+        }
         if (auto i = self->state.wake_me.find(run.id);
             i != self->state.wake_me.end()) {
           if (outcome.ok && outcome.wait_kind == run_wait::none) {
@@ -862,6 +951,14 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
       },
       [=](cancel_atom, std::string& run_id, run_reply& reply) {
         cancel(self, run_id, std::move(reply));
+      },
+      [=](stop_atom, std::string& run_id, std::string& reason) {
+        // From a governor (singleton cancel): only if it still runs here.
+        if (self->state.active_ids.count(run_id) == 0)
+          return;
+        auto run = self->state.cfg.db->get_run(run_id);
+        if (run && *run)
+          stop_running(self, run_id, (*run)->trigger, std::move(reason), {});
       },
       [=](settled_atom, bool ok, run_record& run, run_reply& reply,
           int64_t disarmed_due) {

@@ -128,8 +128,9 @@ std::string stdin_document(const run_request& req) {
 
 run_outcome to_outcome(exec::process_result&& r) {
   run_outcome o;
-  o.ok =
-      !r.spawn_failed && !r.timed_out && r.term_signal == 0 && r.exit_code == 0;
+  o.ok = !r.spawn_failed && !r.timed_out && !r.cancelled && r.term_signal == 0
+         && r.exit_code == 0;
+  o.cancelled = r.cancelled;
   o.exit_code = r.exit_code;
   o.term_signal = r.term_signal;
   o.timed_out = r.timed_out;
@@ -176,6 +177,7 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
         spec.timeout = st.cfg.timeout;
         spec.kill_grace = st.cfg.kill_grace;
         spec.max_output_bytes = st.cfg.output_cap_bytes;
+        spec.tag = req.run_id;
         auto token = ++st.next_token;
         st.pending.emplace(token, in_flight{rp, std::move(control_path)});
         auto hdl = caf::actor_cast<exec_handler_actor>(self);
@@ -185,6 +187,12 @@ exec_handler_actor::behavior_type exec_handler(exec_pointer self,
                                               to_outcome(std::move(result)));
                              });
         return rp;
+      },
+      [=](stop_atom, const std::string& run_id, std::string& reason) {
+        // Sent by the dispatcher after its run request, so the runner has
+        // the run by now: queued, running, or already completed (then this
+        // does nothing and the outcome on its way is what happened).
+        self->state.cfg.runner->cancel(run_id, std::move(reason));
       },
       [=](exited_atom, uint64_t token, run_outcome& outcome) {
         auto i = self->state.pending.find(token);

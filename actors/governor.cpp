@@ -98,6 +98,10 @@ void carry_out(governor_pointer self) {
                                  : "rouse.trigger.circuit_closed"},
                  std::move(d.reason), std::string{});
       break;
+    case flow::decision::stop:
+      self->send(st.cfg.dispatcher, stop_atom::value, std::move(d.run_id),
+                 std::move(d.reason));
+      break;
     case flow::decision::budget_exceeded:
       self->send(st.cfg.dispatcher, notice_atom::value, st.cfg.trigger,
                  std::string{"rouse.budget.exceeded"}, std::move(d.reason),

@@ -374,7 +374,28 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   d.metrics.add_gauge(
       "rouse_exec_running", "Handler processes running.",
       [self] { return self->runner ? double(self->runner->running()) : 0.0; });
-  d.runner = std::make_shared<exec::process_runner>();
+  // Handler processes a killed rouse left running would overlap the runs
+  // that recovery starts again: kill them first. Each live child has a file
+  // in data_dir/children while it runs.
+  exec::runner_options ro;
+  ro.registry_dir =
+      (std::filesystem::path{node.data_dir} / "children").string();
+  auto leftovers = exec::kill_leftovers(ro.registry_dir);
+  if (!leftovers)
+    return make_error(errc::invalid_config,
+                      describe(leftovers.error())
+                          + " (is another rouse serving data_dir "
+                          + node.data_dir + "?)");
+  if (!leftovers->empty()) {
+    std::string runs;
+    for (const auto& p : *leftovers)
+      runs += (runs.empty() ? "" : ", ") + p.tag + " (pid "
+              + std::to_string(p.pid) + (p.gone ? "" : ", still exiting") + ")";
+    std::cerr << "rouse: killed " << leftovers->size()
+              << " handler process(es) the previous rouse left running: "
+              << runs << "\n";
+  }
+  d.runner = std::make_shared<exec::process_runner>(std::move(ro));
 
   // The listener comes first so ROUSE_API is known to every run, but it answers
   // 503 until the pipeline is built and recovery has been queued: live events

@@ -130,6 +130,7 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
       for (const auto& [name, hdl] : cfg_.actor_handlers)
         if (name == def->run.actor)
           t.handler = hdl;
+      t.exec = exec_handler_actor{};
       t.timeout = def->run.timeout;
     } else {
       exec_handler_config ec;
@@ -149,8 +150,8 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
       ec.api_url = cfg_.api_url;
       ec.tokens = cfg_.tokens;
       ec.runner = cfg_.runner;
-      t.handler = caf::actor_cast<handler_actor>(
-          spawn_exec_handler(*cfg_.sys, std::move(ec)));
+      t.exec = spawn_exec_handler(*cfg_.sys, std::move(ec));
+      t.handler = caf::actor_cast<handler_actor>(t.exec);
       // The exec handler enforces the timeout on the process itself; the
       // request only needs to outlive it.
       t.timeout = std::chrono::milliseconds{0};
@@ -198,6 +199,7 @@ void trigger_set::publish() {
     if (e.run_events && e.enabled)
       table->run_events = true;
     e.handler = t.handler;
+    e.exec = t.exec;
     e.timeout = t.timeout;
     e.origin = t.origin;
     e.def = t.def;

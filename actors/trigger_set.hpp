@@ -99,6 +99,7 @@ private:
     std::string origin;
     governor_actor governor;
     handler_actor handler;
+    exec_handler_actor exec;
     std::chrono::milliseconds timeout{0};
     std::shared_ptr<const flow::key_templates> keys;
   };

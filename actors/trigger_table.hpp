@@ -33,6 +33,9 @@ struct trigger_entry {
   bool run_events = false;
   governor_actor governor;
   handler_actor handler;
+  /// The same actor as `handler` for exec handlers (it can stop a run's
+  /// process); null for actor handlers.
+  exec_handler_actor exec;
   /// Timeout for a handler's answer; exec handlers enforce their own on the
   /// process.
   std::chrono::milliseconds timeout{0};

@@ -69,6 +69,9 @@ using settled_atom = caf::atom_constant<caf::atom("settled")>;
 /// To a governor (`rouse triggers resume`): forget what the budget spent in
 /// the current window so held runs start.
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+/// To an exec handler: stop the process of a run (SIGTERM, then SIGKILL).
+/// To the dispatcher, from a governor: stop a running run (singleton cancel).
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// To a governor: what its budget keys spent in the current window.
 using spent_atom = caf::atom_constant<caf::atom("spent")>;
 

@@ -68,6 +68,8 @@ struct run_outcome {
   /// What the run reported it cost (charged to the trigger's budget); < 0: no
   /// report.
   double cost = -1;
+  /// The run was stopped by request (rouse runs cancel, singleton cancel).
+  bool cancelled = false;
 };
 
 template <class Inspector>
@@ -75,7 +77,8 @@ typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("run_outcome"), x.ok, x.exit_code,
            x.term_signal, x.timed_out, x.error, x.stdout_text, x.stderr_text,
            x.output_truncated, x.started_ns, x.finished_ns, x.wait_kind,
-           x.wait_due_ns, x.wait_pattern, x.wait_since_now, x.state, x.cost);
+           x.wait_due_ns, x.wait_pattern, x.wait_since_now, x.state, x.cost,
+           x.cancelled);
 }
 
 /// For C++ actor handlers: the outcome that puts the run to sleep for `d`

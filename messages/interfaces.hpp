@@ -27,9 +27,11 @@ using handler_actor =
     caf::typed_actor<caf::replies_to<run_atom, run_request>::with<run_outcome>>;
 
 /// The exec handler: a handler plus the completions its process runner posts
-/// back.
+/// back, and stopping a run's process (run id, reason): its outcome then has
+/// `cancelled`.
 using exec_handler_actor =
-    handler_actor::extend<caf::reacts_to<exited_atom, uint64_t, run_outcome>>;
+    handler_actor::extend<caf::reacts_to<exited_atom, uint64_t, run_outcome>,
+                          caf::reacts_to<stop_atom, std::string, std::string>>;
 
 /// A router shard: decides which triggers committed events fire, in journal
 /// order.
@@ -71,6 +73,7 @@ using dispatcher_actor = caf::typed_actor<
     caf::reacts_to<waited_atom, bool, run_record>,
     caf::reacts_to<wake_atom, wake_request, run_reply>,
     caf::reacts_to<cancel_atom, std::string, run_reply>,
+    caf::reacts_to<stop_atom, std::string, std::string>,
     caf::reacts_to<wake_me_atom, std::string, int64_t, std::string, run_reply>,
     caf::reacts_to<settled_atom, bool, run_record, run_reply, int64_t>,
     caf::reacts_to<wait_atom, run_record>,

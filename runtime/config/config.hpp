@@ -185,7 +185,7 @@ struct flow_policy {
     bool enabled = false;
     std::string key;
     /// skip: a new run while one is active is skipped; cancel: the new run
-    /// replaces a queued one (a running one finishes first).
+    /// replaces a queued one, or stops a running one and starts after it.
     enum mode_t { skip, cancel } mode = skip;
   } singleton;
 

@@ -125,6 +125,14 @@ void scheduler::admit(item x, int64_t now, std::vector<decision>& out) {
       }
       auto& again = singles_[key];
       again.next = h.x.run_id;
+      if (!again.stopping) {
+        again.stopping = true;
+        out.push_back(
+            {decision::stop,
+             again.active,
+             with_key("singleton: replaced by run " + h.x.run_id, key),
+             {}});
+      }
       h.at = stage::next;
       auto id = h.x.run_id;
       held_.emplace(std::move(id), std::move(h));
@@ -461,6 +469,7 @@ void scheduler::release(const std::string& run_id, int64_t now,
       } else {
         si->second.active = next;
         si->second.next.clear();
+        si->second.stopping = false;
         auto h = held_.find(next);
         auto run = std::move(h->second);
         held_.erase(h);

@@ -71,6 +71,9 @@ struct decision {
     /// The circuit breaker closed after a successful probe run `run_id`:
     /// publish rouse.trigger.circuit_closed.
     circuit_closed,
+    /// Stop running run `run_id` (`reason`: a singleton in cancel mode was
+    /// replaced); it is released as usual once it ended.
+    stop,
     /// Budget key `run_id` ("" for the whole trigger) spent its budget for
     /// the window (`reason` says what and until when): publish
     /// rouse.budget.exceeded.
@@ -151,6 +154,8 @@ private:
   struct single_state {
     std::string active;
     std::string next;
+    /// A stop of the running `active` went out.
+    bool stopping = false;
   };
   struct burst {
     std::string candidate;

@@ -47,6 +47,9 @@ caf::behavior recorder(caf::event_based_actor*, std::shared_ptr<sent_log> log) {
         log->push_back("batch " + leader.id + " [" + seqs + "] +"
                        + std::to_string(members.size()));
       },
+      [=](stop_atom, const std::string& run_id, const std::string& reason) {
+        log->push_back("stop " + run_id + ": " + reason);
+      },
       [=](notice_atom, const std::string& trigger, const std::string& type,
           const std::string& note, const std::string& key) {
         log->push_back("notice " + trigger + " " + type + ": " + note
@@ -333,6 +336,7 @@ TEST_CASE_METHOD(fixture, "governor: singleton skip and cancel", "[governor]") {
     admit(3, "a");
     CHECK(sent()
           == lines{"launch r1",
+                   "stop r1: singleton: replaced by run r2 (key \"a\")",
                    "skip r2 skipped: singleton: replaced by run r3 (key "
                    "\"a\")"});
     release(1);

@@ -358,10 +358,12 @@ class RouseServer:
         return self.get_json("/api/runs/" + run_id)
 
     def wait_run_finished(self, run_id, timeout=30):
-        """Waits until the run exists and is succeeded or failed; returns it."""
+        """Waits until the run exists and is succeeded, failed, dead, skipped or
+        cancelled; returns it."""
         def done():
             r = self.get("/api/runs/" + run_id)
-            if r.status == 200 and r.json["state"] in ("succeeded", "failed"):
+            if r.status == 200 and r.json["state"] in (
+                    "succeeded", "failed", "dead", "skipped", "cancelled"):
                 return r.json
             return None
         return wait_until(done, timeout, "run %s to finish" % run_id)

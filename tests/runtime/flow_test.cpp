@@ -376,9 +376,14 @@ TEST_CASE("flow: singleton cancel replaces queued and next runs", "[flow]") {
   s.admit(run(5, 0, "a"), 0, out);
   CHECK(launched(out).empty());
   CHECK(skipped(out) == "r4");
+  // The running r3 is stopped, once.
+  CHECK(ids(out, decision::stop) == "r3");
+  CHECK(find(out, "r3")->reason == "singleton: replaced by run r4 (key \"a\")");
   out.clear();
   s.release("r3", 0, out);
   CHECK(launched(out) == "r5");
+  s.admit(run(6, 0, "a"), 0, out);
+  CHECK(ids(out, decision::stop) == "r5");
 }
 
 TEST_CASE("flow: a full queue rejects, drops the oldest or keeps the latest",
