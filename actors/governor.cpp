@@ -97,6 +97,8 @@ void carry_out(governor_pointer self) {
                                  ? "rouse.trigger.circuit_open"
                                  : "rouse.trigger.circuit_closed"},
                  std::move(d.reason), std::string{});
+      if (st.cfg.remember_circuit)
+        st.cfg.remember_circuit(st.sched->circuit_memo());
       break;
     case flow::decision::stop:
       self->send(st.cfg.dispatcher, stop_atom::value, std::move(d.run_id),
@@ -126,6 +128,7 @@ governor_actor::behavior_type governor(governor_pointer self,
   self->state.cfg = std::move(cfg);
   self->state.sched = std::make_unique<flow::scheduler>(self->state.cfg.policy);
   self->state.sched->load_budget(self->state.cfg.budget_spent, now_ns(self));
+  self->state.sched->load_circuit(self->state.cfg.circuit);
   self->state.cfg.budget_spent.clear();
   self->attach_functor([self] {
     // Runs held at exit stay pending in the store; uncount them.

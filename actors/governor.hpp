@@ -25,6 +25,10 @@ struct governor_config {
   /// What the budget keys spent before (from the store), for the window
   /// still current.
   std::vector<budget_usage> budget_spent;
+  /// The circuit breaker's stored state (flow::scheduler::circuit_memo), and
+  /// where to store it when it changes (may be empty).
+  std::string circuit;
+  std::function<void(std::string)> remember_circuit;
   /// Runs held by every governor of the node, for backpressure; may be null.
   std::shared_ptr<std::atomic<int64_t>> held;
   /// The wall clock in ns (run records carry wall-clock times). Empty: the

@@ -172,6 +172,18 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
                   << "\": reading what its budget spent failed ("
                   << describe(spent.error()) << "); it starts from zero\n";
     }
+    // An open circuit stays open across a restart.
+    auto circuit_key = "circuit\x1f" + def->name;
+    if (def->flow.circuit.failures > 0)
+      if (auto stored = cfg_.db->get_state(circuit_key); stored && *stored)
+        gc.circuit = std::move(**stored);
+    gc.remember_circuit = [journal = cfg_.journal,
+                           key = std::move(circuit_key)](std::string memo) {
+      store::state_op op;
+      op.key = key;
+      op.value = std::move(memo);
+      journal->submit(std::move(op));
+    };
     t.governor = spawn_governor(*cfg_.sys, std::move(gc));
   } else if (flow::settings_from(t.def->concurrency, t.def->flow) != policy) {
     caf::anon_send(t.governor, limit_atom::value, policy);

@@ -5,6 +5,7 @@
 #include "runtime/config/config.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -519,6 +520,28 @@ const char* scheduler::circuit() const noexcept {
   case circuit_state::half_open: return "half_open";
   }
   return "closed";
+}
+
+std::string scheduler::circuit_memo() const {
+  if (circuit_ == circuit_state::closed)
+    return "closed";
+  // Half open stores as open with a time that passed: it probes again.
+  return "open " + std::to_string(open_until_ns_);
+}
+
+void scheduler::load_circuit(std::string_view memo) {
+  constexpr std::string_view open = "open ";
+  if (cfg_.circuit_failures == 0 || !memo.starts_with(open))
+    return;
+  memo.remove_prefix(open.size());
+  int64_t until = 0;
+  auto [end, ec] =
+      std::from_chars(memo.data(), memo.data() + memo.size(), until);
+  if (ec != std::errc{} || end != memo.data() + memo.size())
+    return;
+  circuit_ = circuit_state::open;
+  open_until_ns_ = until;
+  probe_.clear();
 }
 
 void scheduler::advance(int64_t now, std::vector<decision>& out) {

@@ -115,6 +115,15 @@ public:
   /// The circuit breaker's state: "closed", "open" or "half_open".
   const char* circuit() const noexcept;
 
+  /// The circuit breaker's state to store after circuit_open or
+  /// circuit_closed: "open <until ns>" or "closed".
+  std::string circuit_memo() const;
+
+  /// Takes a state circuit_memo() gave before a restart: an open circuit
+  /// stays open until its time (then a probe decides); anything else is
+  /// closed. Consecutive failures before the restart are not kept.
+  void load_circuit(std::string_view memo);
+
   /// Acts on everything due at `now`: debounce and batch windows that closed,
   /// rate tokens that came.
   void advance(int64_t now, std::vector<decision>& out);

@@ -87,9 +87,14 @@ public:
                  .count();
   }
 
-  void start(flow_settings policy, std::vector<budget_usage> spent = {}) {
+  void start(flow_settings policy, std::vector<budget_usage> spent = {},
+             std::string circuit = {}) {
     governor_config gc;
     gc.budget_spent = std::move(spent);
+    gc.circuit = std::move(circuit);
+    gc.remember_circuit = [log = log_](std::string memo) {
+      log->push_back("remember circuit " + memo);
+    };
     gc.trigger = "t";
     gc.policy = policy;
     gc.dispatcher = dispatcher_;
@@ -381,8 +386,10 @@ TEST_CASE_METHOD(fixture, "governor: the circuit breaker on virtual time",
     admit(i);
   finish(1, false);
   finish(2, false);
+  // Stored at once (logged before the dispatcher's notice is).
   CHECK(sent()
         == lines{"launch r1", "launch r2",
+                 "remember circuit open " + std::to_string(now() + 60'000 * ms),
                  "notice t rouse.trigger.circuit_open: 2 consecutive "
                  "failures, the last run r2"});
   advance(59'999ms);
@@ -391,9 +398,33 @@ TEST_CASE_METHOD(fixture, "governor: the circuit breaker on virtual time",
   CHECK(sent() == lines{"launch r3"});
   finish(3, true);
   CHECK(sent()
-        == lines{"notice t rouse.trigger.circuit_closed: probe run r3 "
+        == lines{"remember circuit closed",
+                 "notice t rouse.trigger.circuit_closed: probe run r3 "
                  "succeeded",
                  "launch r4"});
+}
+
+TEST_CASE_METHOD(fixture,
+                 "governor: an open circuit stays open across a "
+                 "restart",
+                 "[governor]") {
+  flow_settings p;
+  p.circuit_failures = 2;
+  p.circuit_cool_ns = 60'000 * ms;
+  start(p, {}, "open " + std::to_string(now() + 10'000 * ms));
+  admit(1);
+  admit(2);
+  CHECK(sent().empty());
+  advance(9'999ms);
+  CHECK(sent().empty());
+  advance(1ms);
+  CHECK(sent() == lines{"launch r1"}); // the probe
+  finish(1, true);
+  CHECK(sent()
+        == lines{"remember circuit closed",
+                 "notice t rouse.trigger.circuit_closed: probe run r1 "
+                 "succeeded",
+                 "launch r2"});
 }
 
 TEST_CASE_METHOD(fixture, "governor: a budget on virtual time", "[governor]") {
