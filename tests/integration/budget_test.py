@@ -18,14 +18,13 @@
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_id_for, run_test, wait_until)
+from support import (RouseServer, check, check_eq, cloudevent, json_lines,  # noqa: E402
+                     parse_args, run_id_for, run_test, wait_until)
 
 TRIGGERS = """\
   counted:
@@ -45,10 +44,11 @@ TRIGGERS = """\
     run: { exec: ["{dir}/save.sh", "{dir}/alarm.log", "0"], timeout: 30s }
 """
 
-# save.sh LOG COST: appends stdin (the event) as one line and reports COST.
+# save.sh LOG COST: appends stdin (the event) as one line, in one write so that
+# concurrent runs do not interleave, and reports COST.
 SAVE = """#!/bin/sh
-tr -d '\\n' >> "$1"
-echo >> "$1"
+line=$(tr -d '\\n')
+printf '%s\\n' "$line" >> "$1"
 if [ "$2" != "0" ]; then printf '{"cost": %s}' "$2" > "$ROUSE_CONTROL"; fi
 exit 0
 """
@@ -58,19 +58,7 @@ HOLD = 1.5
 
 
 def lines(srv, name):
-    try:
-        with open(srv.path(name)) as f:
-            return [json.loads(x) for x in f.read().split("\n") if x.strip()]
-    except OSError:
-        return []
-
-
-def cli(srv, *argv, expect=0):
-    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
-                       text=True, timeout=30)
-    check(r.returncode == expect, "rouse %s: exit %d\n%s%s"
-          % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-    return r.stdout
+    return json_lines(srv.path(name))
 
 
 def post(srv, type_, id_, data=None):
@@ -105,7 +93,7 @@ def main():
     check_eq([(k["key"], k["runs"], k["spent"]) for k in spent["keys"]],
              [("", 2, True)], "what the budget spent")
     check_eq(spent["budget"], {"runs": 2, "per": "1d"}, "the budget")
-    out = cli(srv, "triggers", "budget", "counted")
+    out = srv.cli("triggers", "budget", "counted")
     check("yes" in out and " 2 " in out, "rouse triggers budget: %r" % out)
 
     # --- spent stays spent across kill -9 ---
@@ -117,7 +105,7 @@ def main():
     check_eq(len(lines(srv, "counted.log")), 2, "runs of counted after the restart")
 
     # --- resume ---
-    out = cli(srv, "triggers", "resume", "counted")
+    out = srv.cli("triggers", "resume", "counted")
     check("resumed trigger counted" in out, "rouse triggers resume: %r" % out)
     for r in runs[2:]:
         check_eq(srv.wait_run_finished(r)["state"], "succeeded", "resumed run %s" % r)
@@ -140,7 +128,7 @@ def main():
     check(not spent["b"]["spent"], "team b has budget left: %r" % spent)
     told = [e for e in lines(srv, "alarm.log") if e["subject"] == "costly"]
     check_eq([e["data"].get("key") for e in told], ["a"], "the cost budget event's key")
-    cli(srv, "triggers", "resume", "costly", "--key", "a")
+    srv.cli("triggers", "resume", "costly", "--key", "a")
     check_eq(srv.wait_run_finished(a[2])["state"], "succeeded", "team a after resume")
 
     # --- bad input ---

@@ -15,7 +15,6 @@
   starts after the first process is gone, and succeeds."""
 
 import os
-import subprocess
 import sys
 import time
 
@@ -74,14 +73,6 @@ def alive(pid):
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def cli(srv, *argv, expect=0):
-    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
-                       text=True, timeout=30)
-    check(r.returncode == expect, "rouse %s: exit %d\n%s%s"
-          % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-    return r.stdout + r.stderr
-
-
 def post(srv, type_, id_, data):
     r = srv.post_events(cloudevent(type_, id_=id_, data=data))
     check(r.status == 202, "event %s accepted: %r" % (id_, r))
@@ -110,7 +101,7 @@ def main():
     # --- cancel a running run ---
     run = run_id_for(post(srv, "demo.slow", "s-1", {"sleep": 30}), "slow")
     pid = started(srv, "slow.log", run)
-    out = cli(srv, "runs", "cancel", run)
+    out = srv.cli("runs", "cancel", run)
     check("cancelled" in out, "rouse runs cancel: %r" % out)
     got = srv.run(run)
     check_eq((got["state"], got["attempt"]), ("cancelled", 1), "the cancelled run")
@@ -124,7 +115,7 @@ def main():
     run = run_id_for(post(srv, "demo.stubborn", "t-1", {}), "stubborn")
     pid = started(srv, "stubborn.log", run)
     t0 = time.monotonic()
-    cli(srv, "runs", "cancel", run)
+    srv.cli("runs", "cancel", run)
     elapsed = time.monotonic() - t0
     got = srv.run(run)
     check_eq(got["state"], "cancelled", "the stubborn run")
@@ -133,7 +124,7 @@ def main():
     wait_until(lambda: not alive(pid), 10, "the stubborn process to be gone")
 
     # --- a finished run cannot be cancelled ---
-    out = cli(srv, "runs", "cancel", run, expect=1)
+    out = srv.cli("runs", "cancel", run, expect=1)
     check("cancelled and cannot be cancelled" in out, "second cancel: %r" % out)
 
     # --- singleton cancel stops the running run ---

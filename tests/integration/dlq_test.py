@@ -7,7 +7,6 @@ when the server is SIGKILLed gets exactly its remaining attempt after the restar
 not before its backoff is over; `rouse runs wake` starts a retry now."""
 
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -54,14 +53,6 @@ def wait_state(srv, run_id, state, timeout=30):
     return srv.get_json("/api/runs/" + run_id)
 
 
-def cli(srv, *argv, expect=0):
-    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
-                       text=True, timeout=30)
-    check(r.returncode == expect, "rouse %s: exit %d\n%s%s"
-          % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-    return r.stdout
-
-
 def post(srv, type_, id_):
     r = srv.post_events(cloudevent(type_, "it", id_))
     check_eq(r.status, 202, "POST %s" % id_)
@@ -88,7 +79,7 @@ def main():
     check("gave up after 3 attempts" in notes[6], "dead note: %r" % notes)
     dlq = srv.get_json("/api/dlq")["runs"]
     check_eq([r["id"] for r in dlq], [run_id], "the DLQ holds the dead run")
-    check(run_id in cli(srv, "dlq", "ls"), "rouse dlq ls lists it")
+    check(run_id in srv.cli("dlq", "ls"), "rouse dlq ls lists it")
 
     # --- no retry policy: failed, not dead ---
     once = run_id_for(post(srv, "demo.once", "o-1"), "once")
@@ -100,7 +91,7 @@ def main():
 
     # --- replay: a new attempt chain that succeeds ---
     open(srv.path("heal"), "w").close()
-    out = cli(srv, "dlq", "replay", run_id)
+    out = srv.cli("dlq", "replay", run_id)
     check("replayed run " + run_id in out, "replay output %r" % out)
     run = wait_state(srv, run_id, "succeeded")
     check_eq(run["attempt"], 1, "attempt of the replayed chain")
@@ -113,7 +104,7 @@ def main():
     os.remove(srv.path("heal"))
     second = run_id_for(post(srv, "demo.flaky", "f-2"), "flaky")
     wait_state(srv, second, "dead")
-    cli(srv, "dlq", "drop", second)
+    srv.cli("dlq", "drop", second)
     run = srv.get_json("/api/runs/" + second)
     check_eq(run["state"], "failed", "a dropped run is kept as failed")
     check_eq(srv.get_json("/api/dlq")["runs"], [], "DLQ after the drop")
@@ -137,7 +128,7 @@ def main():
     # --- rouse runs wake: the next attempt now ---
     hour = run_id_for(post(srv, "demo.hour", "h-1"), "hour-retry")
     wait_state(srv, hour, "retrying")
-    cli(srv, "runs", "wake", hour)
+    srv.cli("runs", "wake", hour)
     run = wait_state(srv, hour, "dead")
     check("next attempt now, by request" in [h["note"] for h in run["history"]],
           "the early retry is in the history: %r" % run["history"])

@@ -15,14 +15,13 @@ With the real binary and the default `node.run_events: auto`:
   (rouse.trigger.circuit_closed);
 - with `run_events: false`, no run event is stored."""
 
-import json
 import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_id_for, run_test, wait_until)
+from support import (RouseServer, check, check_eq, cloudevent, json_lines,  # noqa: E402
+                     parse_args, run_id_for, run_test, wait_until)
 
 MAX_DEPTH = 3
 
@@ -57,18 +56,16 @@ grep -q '"ok":true' && exit 0
 exit 3
 """
 
+# Appends stdin as one line, in one write so that concurrent runs do not
+# interleave.
 SAVE = """#!/bin/sh
-cat >> "$1"
-echo >> "$1"
+line=$(tr -d '\\n')
+printf '%s\\n' "$line" >> "$1"
 """
 
 
 def lines(srv, name):
-    try:
-        with open(srv.path(name)) as f:
-            return [json.loads(x) for x in f.read().split("\n") if x.strip()]
-    except OSError:
-        return []
+    return json_lines(srv.path(name))
 
 
 def main():

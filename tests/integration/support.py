@@ -357,6 +357,15 @@ class RouseServer:
     def run(self, run_id):
         return self.get_json("/api/runs/" + run_id)
 
+    def cli(self, *argv, expect=0):
+        """Runs `rouse ARGV --server URL` (at most 30 s), checks its exit code and
+        returns its stdout followed by its stderr."""
+        r = subprocess.run([self.rouse, *argv, "--server", self.url],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == expect, "rouse %s: exit %d, expected %d\n%s%s"
+              % (" ".join(argv), r.returncode, expect, r.stdout, r.stderr))
+        return r.stdout + r.stderr
+
     def wait_run_finished(self, run_id, timeout=30):
         """Waits until the run exists and is succeeded, failed, dead, skipped or
         cancelled; returns it."""
@@ -367,6 +376,15 @@ class RouseServer:
                 return r.json
             return None
         return wait_until(done, timeout, "run %s to finish" % run_id)
+
+
+def json_lines(path):
+    """The JSON values of a file of one per line ([] while it does not exist)."""
+    try:
+        with open(path) as f:
+            return [json.loads(x) for x in f.read().split("\n") if x.strip()]
+    except OSError:
+        return []
 
 
 def run_id_for(seq, trigger):

@@ -7,7 +7,6 @@ GET /api/events/{id}/explain show the failing field or the run."""
 
 import json
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -50,14 +49,6 @@ def settle(srv, marker_id):
 def runs_of(srv, seq):
     return [r["trigger"] for r in srv.get_json("/api/runs?limit=1000")["runs"]
             if r["event_seq"] == seq]
-
-
-def cli(srv, *argv, expect=0):
-    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
-                       text=True, timeout=30)
-    check(r.returncode == expect, "rouse %s: exit %d (expected %d)\nstdout: %s\nstderr: %s"
-          % (" ".join(argv), r.returncode, expect, r.stdout, r.stderr))
-    return r.stdout
 
 
 DYN = {
@@ -135,12 +126,12 @@ def main():
     check_eq(by["dyn"]["matched"], True, "explain: dyn matched 'big'")
     check_eq(by["dyn"]["run"]["id"], run_id_for(seq, "dyn"), "explain names the run")
     check_eq(by["dyn"]["run"]["state"], "succeeded", "explain gives the run's state")
-    out = cli(srv, "explain", "small")
+    out = srv.cli("explain", "small")
     check("dyn" in out and "no match" in out and "data.size: 5" in out,
           "rouse explain output:\n" + out)
-    out = cli(srv, "explain", "big")
+    out = srv.cli("explain", "big")
     check(run_id_for(seq, "dyn") in out and "matched" in out, "rouse explain (match):\n" + out)
-    cli(srv, "explain", "no-such-event", expect=2)
+    srv.cli("explain", "no-such-event", expect=2)
     r = srv.get("/api/events/no-such-event/explain")
     check_eq(r.status, 404, "explain of an unknown event")
 
@@ -155,7 +146,7 @@ def main():
     check_eq(runs_of(srv, old), [], "runs for the old pattern after PUT")
 
     # --- disable / enable through the CLI ---
-    out = cli(srv, "triggers", "disable", "dyn")
+    out = srv.cli("triggers", "disable", "dyn")
     check("disabled trigger dyn" in out, "disable output %r" % out)
     off = send(srv, "demo.dyn2", "while-off")
     settle(srv, "m3")
@@ -163,10 +154,10 @@ def main():
     x = srv.get_json("/api/events/while-off/explain")["events"][0]
     by = {t["trigger"]: t for t in x["triggers"]}
     check_eq(by["dyn"]["reason"], "the trigger is disabled", "explain of a disabled match")
-    cli(srv, "triggers", "enable", "dyn")
+    srv.cli("triggers", "enable", "dyn")
     on = send(srv, "demo.dyn2", "while-on")
     srv.wait_run_finished(run_id_for(on, "dyn"))
-    out = cli(srv, "triggers", "ls")
+    out = srv.cli("triggers", "ls")
     check("dyn" in out and "api" in out and "fixed" in out and "config" in out,
           "triggers ls output:\n" + out)
 
@@ -185,14 +176,14 @@ def main():
     path = srv.path("cli-trigger.json")
     with open(path, "w") as f:
         json.dump(dict(dyn, name="from-cli", on={"type": ["demo.cli"]}), f)
-    out = cli(srv, "triggers", "add", path)
+    out = srv.cli("triggers", "add", path)
     check("added trigger from-cli" in out, "add output %r" % out)
-    cli(srv, "triggers", "add", path, expect=1)  # 409: exists
-    out = cli(srv, "triggers", "add", "--replace", path)
+    srv.cli("triggers", "add", path, expect=1)  # 409: exists
+    out = srv.cli("triggers", "add", "--replace", path)
     check("replaced trigger from-cli" in out, "add --replace output %r" % out)
     via_cli = send(srv, "demo.cli", "via-cli")
     srv.wait_run_finished(run_id_for(via_cli, "from-cli"))
-    cli(srv, "triggers", "rm", "from-cli")
+    srv.cli("triggers", "rm", "from-cli")
     r = srv.request("DELETE", "/api/triggers/dyn")
     check_eq(r.status, 200, "DELETE /api/triggers/dyn")
     r = srv.request("DELETE", "/api/triggers/dyn")

@@ -107,14 +107,6 @@ def send_done(srv, id_, key):
     return r.json["events"][0]["seq"]
 
 
-def cli(srv, *argv, expect=0):
-    r = subprocess.run([srv.rouse, *argv, "--server", srv.url], capture_output=True,
-                       text=True, timeout=30)
-    check(r.returncode == expect, "rouse %s: exit %d, expected %d\n%s%s"
-          % (" ".join(argv), r.returncode, expect, r.stdout, r.stderr))
-    return r.stdout + r.stderr
-
-
 def check_resumed_once(srv, run_id, reason):
     lines = log_lines(srv, run_id)
     check_eq([x["resume"] for x in lines], ["", reason],
@@ -184,19 +176,19 @@ def main():
     # --- early wake and cancel through the CLI ---
     woken = start_work(srv, "f-1", "forever", "f1")
     wait_state(srv, woken, "waiting")
-    out = cli(srv, "runs", "wake", woken)
+    out = srv.cli("runs", "wake", woken)
     check("woke run " + woken in out, "rouse runs wake output: %r" % out)
     wait_state(srv, woken, "succeeded")
     check_resumed_once(srv, woken, "wake")
-    out = cli(srv, "runs", "wake", woken, expect=1)
+    out = srv.cli("runs", "wake", woken, expect=1)
     check("not waiting" in out, "waking a finished run: %r" % out)
 
     doomed = start_work(srv, "f-2", "forever", "f2")
     wait_state(srv, doomed, "waiting")
-    cli(srv, "runs", "cancel", doomed)
+    srv.cli("runs", "cancel", doomed)
     run = wait_state(srv, doomed, "cancelled")
     send_done(srv, "done-f2", "f2")  # must not wake a cancelled run
-    out = cli(srv, "runs", "cancel", doomed, expect=1)
+    out = srv.cli("runs", "cancel", doomed, expect=1)
     check("cannot be cancelled" in out, "cancelling twice: %r" % out)
     r = srv.request("POST", "/api/runs/no-such-run/wake")
     check_eq(r.status, 404, "waking an unknown run")
@@ -206,7 +198,7 @@ def main():
     run = wait_state(srv, napper, "succeeded", timeout=30)
     lines = check_resumed_once(srv, napper, "sleep")
     check_eq(lines[1]["stdin"]["state"], {"w": 1}, "state given to wake-me")
-    out = cli(srv, "wake-me", "--in", "1s", expect=2)
+    out = srv.cli("wake-me", "--in", "1s", expect=2)
     check("only inside a run" in out, "wake-me outside a run: %r" % out)
 
     # --- a malformed control file fails the run ---
