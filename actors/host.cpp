@@ -333,6 +333,7 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
   store::store_options so;
   so.dir = node.data_dir;
   so.map_size_bytes = node.map_size_bytes;
+  so.max_mapped_bytes = node.max_mapped_bytes;
   so.sync = node.durability == config::durability_mode::fsync;
   so.dedup_window = node.dedup_window;
   auto db = store::store::open(so);

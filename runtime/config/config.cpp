@@ -183,10 +183,11 @@ private:
     if (!expect_map(f, "a map of node settings"))
       return;
     auto& node = cfg_.node;
-    auto m = read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
-                          "durability", "dedup_window", "map_size", "max_body",
-                          "http_threads", "output_cap", "max_running",
-                          "max_depth", "max_queued", "run_events"});
+    auto m =
+        read_map(f, {"name", "data_dir", "listen", "api_token", "shards",
+                     "durability", "dedup_window", "map_size", "max_mapped",
+                     "max_body", "http_threads", "output_cap", "max_running",
+                     "max_depth", "max_queued", "run_events"});
     if (auto v = find(m, "name"))
       if (auto s = get_string(*v)) {
         if (is_valid_name(*s))
@@ -247,6 +248,9 @@ private:
     if (auto v = find(m, "map_size"))
       if (auto n = get_size(*v, 1024 * 1024, "1MiB"))
         node.map_size_bytes = *n;
+    if (auto v = find(m, "max_mapped"))
+      if (auto n = get_size(*v, 0, "0B"))
+        node.max_mapped_bytes = *n;
     if (auto v = find(m, "max_body"))
       if (auto n = get_size(*v, 1, "1B"))
         node.max_body_bytes = *n;

@@ -56,6 +56,11 @@ struct node_config {
   /// grow past it (writes fail with storage_full); it costs address space,
   /// not disk, until used.
   uint64_t map_size_bytes = 1ull << 30;
+  /// Mapped file pages (LMDB reads the store through mmap) above which a
+  /// commit unmaps the store's pages; they stay in the page cache. Bounds the
+  /// resident set when a workload touches a large store. 0: never. Default
+  /// 256 MiB.
+  uint64_t max_mapped_bytes = 256ull << 20;
   /// Largest HTTP request body accepted, in bytes, at least 1. Default 1 MiB.
   /// Larger bodies are answered 413 before they are buffered.
   uint64_t max_body_bytes = 1 << 20;

@@ -3,13 +3,20 @@
 
 #include "runtime/store/codec.hpp"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <tuple>
+#include <utility>
 
 namespace rouse::store {
 
@@ -121,6 +128,57 @@ private:
   int rc_ = 0;
 };
 
+/// Bytes of file-backed and shared memory resident in this process
+/// (/proc/self/statm's third field), or 0 if unknown.
+uint64_t resident_shared_bytes() noexcept {
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[128];
+  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  unsigned long size = 0, resident = 0, shared = 0;
+  if (std::sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) != 3)
+    return 0;
+  return static_cast<uint64_t>(shared)
+         * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// Where LMDB mapped `file` (its data.mdb) in this process: the first mapping
+/// of that file in /proc/self/maps. LMDB maps the whole map size at once, and
+/// mdb_env_info() reports the address only for MDB_FIXEDMAP environments.
+std::pair<void*, std::size_t> find_mapping(const std::string& file) {
+  std::error_code ec;
+  auto target = std::filesystem::canonical(file, ec);
+  if (ec)
+    return {nullptr, 0};
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr)
+    return {nullptr, 0};
+  std::pair<void*, std::size_t> found{nullptr, 0};
+  char line[4096 + 128];
+  while (std::fgets(line, sizeof(line), maps) != nullptr) {
+    unsigned long begin = 0, end = 0;
+    int path_at = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &begin, &end, &path_at)
+            < 2
+        || path_at == 0)
+      continue;
+    std::string_view path{line + path_at};
+    while (!path.empty() && (path.back() == '\n' || path.back() == ' '))
+      path.remove_suffix(1);
+    if (path == target.native()) {
+      found = {reinterpret_cast<void*>(begin), end - begin};
+      break;
+    }
+  }
+  std::fclose(maps);
+  return found;
+}
+
 } // namespace
 
 // --- write_txn
@@ -154,8 +212,10 @@ caf::error write_txn::commit() {
     return lmdb_error(rc, "commit");
   if (parent_ != nullptr)
     parent_->next_seq_ = next_seq_;
-  else
+  else {
     owner_->last_seq_.store(next_seq_ - 1, std::memory_order_release);
+    owner_->after_commit();
+  }
   return {};
 }
 
@@ -204,6 +264,12 @@ caf::error store::init() {
   unsigned flags = MDB_NOTLS | (opts_.sync ? 0u : MDB_NOSYNC);
   if (auto rc = mdb_env_open(env_, opts_.dir.c_str(), flags, 0644); rc != 0)
     return lmdb_error(rc, "open store in " + opts_.dir);
+  if (opts_.max_mapped_bytes != 0) {
+    std::tie(map_base_, map_len_) = find_mapping(opts_.dir + "/data.mdb");
+    // Only the map LMDB made: anything else would be a bug to unmap.
+    if (map_len_ != opts_.map_size_bytes)
+      map_base_ = nullptr;
+  }
   // A process killed with -9 leaves its reader slots behind; reclaim them.
   int dead = 0;
   mdb_reader_check(env_, &dead);
@@ -257,6 +323,45 @@ caf::error store::init() {
   return {};
 }
 
+void store::after_commit() noexcept {
+  if (opts_.max_mapped_bytes == 0)
+    return;
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (now < next_map_check_ns_)
+    return;
+  next_map_check_ns_ = now + 10'000'000;
+  release_map_if_over();
+}
+
+void store::note_write() noexcept {
+  // Every write descends the B-tree through the map, and the kernel maps up
+  // to 16 cached neighbours of each page it faults in (fault-around), so one
+  // commit of thousands of random writes can map hundreds of MiB: check
+  // inside long write transactions too. Dirty pages live in LMDB's own
+  // buffers, not in the read-only map, so releasing it mid-transaction is as
+  // safe as after the commit.
+  if (opts_.max_mapped_bytes == 0 || ++writes_since_check_ < 256)
+    return;
+  writes_since_check_ = 0;
+  release_map_if_over();
+}
+
+void store::release_map_if_over() noexcept {
+  if (resident_shared_bytes() <= opts_.max_mapped_bytes)
+    return;
+  MDB_envinfo info;
+  MDB_stat st;
+  if (map_base_ == nullptr || mdb_env_info(env_, &info) != 0
+      || mdb_env_stat(env_, &st) != 0)
+    return;
+  // The map is read-only and shared (no MDB_WRITEMAP): writes go through
+  // pwrite, so dropping the mapping loses nothing, and a reader that touches a
+  // page again faults it back in from the page cache with the same contents.
+  auto used = static_cast<std::size_t>(info.me_last_pgno + 1) * st.ms_psize;
+  if (::madvise(map_base_, std::min(used, map_len_), MADV_DONTNEED) == 0)
+    map_trims_.fetch_add(1, std::memory_order_relaxed);
+}
+
 // --- store: writes
 // ---------------------------------------------------------------
 
@@ -269,6 +374,7 @@ caf::expected<write_txn> store::begin_write() {
 
 caf::expected<append_result> store::append(write_txn& txn, event& ev,
                                            int64_t now_ns) {
+  note_write();
   if (ev.id.empty() || ev.source.empty())
     return make_error(errc::invalid_input, "event needs an id and a source");
   if (ev.id.size() + ev.source.size() > max_id_and_source_bytes)
@@ -391,6 +497,7 @@ caf::error store::put_run(write_txn& txn, const run_record& run) {
 }
 
 caf::error store::put_wakeup(write_txn& txn, const wakeup& w) {
+  note_write();
   auto key = timer_key(wakeup_key{w.due_ns, w.owner});
   if (!key)
     return std::move(key.error());
@@ -403,6 +510,7 @@ caf::error store::put_wakeup(write_txn& txn, const wakeup& w) {
 
 caf::expected<bool> store::delete_wakeup(write_txn& txn,
                                          const wakeup_key& key) {
+  note_write();
   auto bytes = timer_key(key);
   if (!bytes)
     return std::move(bytes.error());
@@ -848,6 +956,7 @@ caf::expected<store_stats> store::stats() const {
     result.used_bytes = (info.me_last_pgno + 1) * env_st.ms_psize;
   }
   result.last_seq = last_seq();
+  result.map_trims = map_trims_.load(std::memory_order_relaxed);
   return result;
 }
 

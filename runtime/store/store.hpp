@@ -40,6 +40,14 @@ struct store_options {
   /// duplicate. Default 24 h. Longer windows only cost index space (the index
   /// is kept anyway).
   std::chrono::nanoseconds dedup_window = std::chrono::hours{24};
+  /// Above this many bytes of file-backed memory mapped into the process
+  /// (LMDB reads the store through a read-only mmap, so every page a read or
+  /// a B-tree descent touches stays mapped), a commit unmaps the store's pages
+  /// with madvise(MADV_DONTNEED). They stay in the OS page cache, so the next
+  /// touch is a minor fault, not a disk read; what drops is this process's
+  /// resident set. Checked after commits (at most every 10 ms) and every 256
+  /// events or wakeups written. 0: never. Default 256 MiB.
+  uint64_t max_mapped_bytes = 256ull << 20;
 };
 
 /// Longest accepted id + source, in bytes (LMDB's default key limit is 511).
@@ -107,6 +115,9 @@ struct store_stats {
   uint64_t map_size_bytes = 0;
   uint64_t used_bytes = 0;
   uint64_t last_seq = 0;
+  /// Times the store's mapped pages were released (store_options
+  /// max_mapped_bytes).
+  uint64_t map_trims = 0;
 };
 
 /// Thread safety: read functions may be called from any thread at any time
@@ -254,6 +265,19 @@ private:
   unsigned triggers_db_ = 0;
   unsigned timers_db_ = 0;
   std::atomic<uint64_t> last_seq_{0};
+  /// After a top-level commit: releases the mapped pages when the process
+  /// maps more than max_mapped_bytes of files (at most one check per 10 ms).
+  void after_commit() noexcept;
+  /// Counts a write (event, wakeup); every 256th checks the mapped size.
+  void note_write() noexcept;
+  /// Releases the mapped pages if the process maps more than
+  /// max_mapped_bytes of files.
+  void release_map_if_over() noexcept;
+  uint32_t writes_since_check_ = 0; // the writer thread's only
+  int64_t next_map_check_ns_ = 0;   // steady clock; the writer thread's only
+  void* map_base_ = nullptr;        // LMDB's map, found at open (or null)
+  std::size_t map_len_ = 0;
+  std::atomic<uint64_t> map_trims_{0};
 };
 
 } // namespace rouse::store

@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 using namespace rouse;
 using namespace std::chrono_literals;
@@ -818,4 +819,79 @@ TEST_CASE("codec: malformed run records are errors",
       check_malformed(current.substr(0, n));
     }
   }
+}
+
+namespace {
+
+// Writes `commits` transactions of 64 events with ~4 KiB of data each, pausing
+// past the store's 10-ms check interval after each commit. Ids go on from the
+// events already stored.
+void write_padded_events(store::store& db, int commits) {
+  uint64_t n = db.last_seq();
+  for (int c = 0; c < commits; ++c) {
+    auto txn = db.begin_write();
+    REQUIRE(txn);
+    for (int i = 0; i < 64; ++i, ++n) {
+      auto ev = make_event("e" + std::to_string(n));
+      ev.data = R"({"i":)" + std::to_string(n) + R"(,"pad":")"
+                + std::string(4000, static_cast<char>('a' + n % 26)) + "\"}";
+      REQUIRE(db.append(*txn, ev, 1000));
+    }
+    REQUIRE_FALSE(txn->commit());
+    std::this_thread::sleep_for(12ms);
+  }
+}
+
+std::unique_ptr<store::store> open_store_mapped(const std::string& dir,
+                                                uint64_t max_mapped) {
+  store::store_options opts;
+  opts.dir = dir;
+  opts.map_size_bytes = 64ull << 20;
+  opts.sync = false;
+  opts.max_mapped_bytes = max_mapped;
+  auto s = store::store::open(opts);
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+} // namespace
+
+TEST_CASE("store: mapped pages over max_mapped are released, data intact",
+          "[runtime][store]") {
+  test::temp_dir dir;
+  // One byte: any mapped file (the program's own libraries count) is over it,
+  // so every check releases the map.
+  auto db = open_store_mapped(dir.path(), 1);
+  write_padded_events(*db, 8);
+  auto stats = db->stats();
+  REQUIRE(stats);
+  CHECK(stats->map_trims > 0);
+  // Every event reads back through the re-faulted map with its own data;
+  // again after a read that touched all of them and another release.
+  auto check_all = [&](std::size_t expected) {
+    auto all = db->read_events(1, 1000);
+    REQUIRE(all);
+    REQUIRE(all->size() == expected);
+    for (std::size_t i = 0; i < all->size(); ++i) {
+      const auto& ev = (*all)[i];
+      CHECK(ev.id == "e" + std::to_string(i));
+      CHECK(ev.data.size() == 4015 + std::to_string(i).size());
+      CHECK(ev.data[ev.data.size() - 3] == static_cast<char>('a' + i % 26));
+    }
+  };
+  check_all(8 * 64);
+  write_padded_events(*db, 1);
+  auto again = db->stats();
+  REQUIRE(again);
+  CHECK(again->map_trims > stats->map_trims);
+  check_all(9 * 64);
+}
+
+TEST_CASE("store: max_mapped 0 never releases the map", "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store_mapped(dir.path(), 0);
+  write_padded_events(*db, 3);
+  auto stats = db->stats();
+  REQUIRE(stats);
+  CHECK(stats->map_trims == 0);
 }
