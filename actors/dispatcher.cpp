@@ -301,6 +301,22 @@ std::string error_body(std::string_view message) {
   return w.finish();
 }
 
+// Why the wait `outcome` asks for cannot be kept ("" if it can): an unknown
+// kind, a sleep without a due time, or an event pattern that does not compile.
+// Exec handlers' requests are checked when $ROUSE_CONTROL is read; this
+// catches C++ actor handlers' run_outcome.
+std::string invalid_wait(const run_outcome& outcome) {
+  switch (outcome.wait_kind) {
+  case run_wait::sleep:
+    return outcome.wait_due_ns > 0 ? "" : "sleep needs a due time";
+  case run_wait::event:
+    if (auto p = pattern::compile(outcome.wait_pattern, "wait_for.pattern"); !p)
+      return describe(p.error());
+    return "";
+  default: return "unknown wait kind " + std::to_string(outcome.wait_kind);
+  }
+}
+
 // Stores the run as waiting (with its wakeup, if it has a due time) and frees
 // its slots; the waited handler arms the timer and watches for the event once
 // that is durable.
@@ -859,8 +875,15 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
           self->state.wake_me.erase(i);
         }
         if (outcome.ok && outcome.wait_kind != run_wait::none) {
-          go_waiting(self, std::move(run), std::move(outcome), now);
-          return;
+          auto bad = invalid_wait(outcome);
+          if (bad.empty()) {
+            go_waiting(self, std::move(run), std::move(outcome), now);
+            return;
+          }
+          // An actor handler asked for a wait that can never resolve: fail
+          // the attempt as an exec handler's bad $ROUSE_CONTROL does.
+          outcome.ok = false;
+          run.error = outcome.error = std::move(bad);
         }
         auto state = outcome.ok ? run_state::succeeded : run_state::failed;
         std::string note = outcome.ok ? "exit 0"
