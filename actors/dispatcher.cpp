@@ -9,6 +9,7 @@
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
 #include "runtime/match/matcher.hpp"
+#include "runtime/match/wait_set.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/pattern/pattern.hpp"
 #include "runtime/store/journal.hpp"
@@ -46,8 +47,8 @@ struct dispatcher_state {
   /// Pending or retrying runs cancelled while a governor or the queue may
   /// still hold them: skipped when they come up.
   std::unordered_set<std::string> cancelled;
-  /// Runs waiting for an event, by run id.
-  std::unordered_map<std::string, std::shared_ptr<const match::matcher>> waits;
+  /// Runs waiting for an event, by run id, indexed by their patterns.
+  match::wait_set waits;
   /// Sleeps asked for by running runs through the API (`rouse wake-me`):
   /// (due, state) applied when the attempt succeeds without its own wait.
   std::unordered_map<std::string, std::pair<int64_t, std::string>> wake_me;
@@ -361,10 +362,12 @@ void watch(dispatcher_pointer self, const run_record& run) {
               << "wake or cancel\n";
     return;
   }
-  auto matcher = match::make_pattern_matcher(
-      {std::make_shared<const pattern::pattern>(std::move(*compiled))});
-  if (!st.waits.emplace(run.id, matcher).second)
+  auto compiled_ptr =
+      std::make_shared<const pattern::pattern>(std::move(*compiled));
+  if (!st.waits.add(run.id, compiled_ptr))
     return;
+  // The lookback tries only this run's pattern.
+  auto matcher = match::make_pattern_matcher({std::move(compiled_ptr)});
   // Count the wait before reading the newest seq: any event committed after
   // that read is handed to this actor by the host.
   st.cfg.waits_active->fetch_add(1);
@@ -386,7 +389,7 @@ void watch(dispatcher_pointer self, const run_record& run) {
       hits.clear();
       matcher->match(ev, hits);
       if (!hits.empty()) {
-        st.waits.erase(run.id);
+        st.waits.remove(run.id);
         st.cfg.waits_active->fetch_sub(1);
         self->send(self, wake_atom::value,
                    wake_request{run.id, "event", ev.seq, 0}, run_reply{});
@@ -398,7 +401,7 @@ void watch(dispatcher_pointer self, const run_record& run) {
 }
 
 void forget_wait(dispatcher_pointer self, const std::string& run_id) {
-  if (self->state.waits.erase(run_id) > 0)
+  if (self->state.waits.remove(run_id))
     self->state.cfg.waits_active->fetch_sub(1);
 }
 
@@ -937,20 +940,16 @@ dispatcher_actor::behavior_type dispatcher(dispatcher_pointer self,
         auto& st = self->state;
         if (st.waits.empty())
           return;
-        std::vector<uint32_t> hits;
+        std::vector<std::string> woken;
         for (const auto& ev : events) {
-          for (auto i = st.waits.begin(); i != st.waits.end();) {
-            hits.clear();
-            i->second->match(ev, hits);
-            if (hits.empty()) {
-              ++i;
-              continue;
-            }
-            auto id = i->first;
-            i = st.waits.erase(i);
+          woken.clear();
+          st.waits.match(ev, woken);
+          for (auto& id : woken) {
+            st.waits.remove(id);
             st.cfg.waits_active->fetch_sub(1);
             self->send(self, wake_atom::value,
-                       wake_request{id, "event", ev.seq, 0}, run_reply{});
+                       wake_request{std::move(id), "event", ev.seq, 0},
+                       run_reply{});
           }
         }
       },
