@@ -67,9 +67,16 @@ void carry_out(governor_pointer self) {
   // it afterwards keeps its capacity for the next message.
   for (auto& d : st.out) {
     switch (d.kind) {
-    case flow::decision::launch:
-      self->send(st.cfg.dispatcher, launch_atom::value, take(self, d.run_id));
+    case flow::decision::launch: {
+      auto run = take(self, d.run_id);
+      // Stored before the start is: the journal keeps the order, so a run
+      // that started always finds its token spent after a restart.
+      if (st.cfg.remember_rate)
+        if (auto tat = st.sched->rate_memo(run.flow.rate_key))
+          st.cfg.remember_rate(run.flow.rate_key, *tat);
+      self->send(st.cfg.dispatcher, launch_atom::value, std::move(run));
       break;
+    }
     case flow::decision::skip:
     case flow::decision::reject:
       self->send(st.cfg.dispatcher, skip_atom::value, take(self, d.run_id),
@@ -129,7 +136,9 @@ governor_actor::behavior_type governor(governor_pointer self,
   self->state.sched = std::make_unique<flow::scheduler>(self->state.cfg.policy);
   self->state.sched->load_budget(self->state.cfg.budget_spent, now_ns(self));
   self->state.sched->load_circuit(self->state.cfg.circuit);
+  self->state.sched->load_rate(self->state.cfg.rate_tats, now_ns(self));
   self->state.cfg.budget_spent.clear();
+  self->state.cfg.rate_tats.clear();
   self->attach_functor([self] {
     // Runs held at exit stay pending in the store; uncount them.
     if (self->state.cfg.held)

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rouse {
@@ -29,6 +30,11 @@ struct governor_config {
   /// where to store it when it changes (may be empty).
   std::string circuit;
   std::function<void(std::string)> remember_circuit;
+  /// The rate buckets' stored state (rate key, GCRA theoretical arrival
+  /// time; flow::scheduler::rate_memo), and where to store a key's after each
+  /// launch (may be empty).
+  std::vector<std::pair<std::string, int64_t>> rate_tats;
+  std::function<void(const std::string&, int64_t)> remember_rate;
   /// Runs held by every governor of the node, for backpressure; may be null.
   std::shared_ptr<std::atomic<int64_t>> held;
   /// The wall clock in ns (run records carry wall-clock times). Empty: the

@@ -19,7 +19,9 @@
 
 #include <caf/all.hpp>
 
+#include <charconv>
 #include <filesystem>
+#include <iostream>
 
 namespace rouse {
 
@@ -182,6 +184,42 @@ void trigger_set::install(std::shared_ptr<const config::trigger_config> def,
       store::state_op op;
       op.key = key;
       op.value = std::move(memo);
+      journal->submit(std::move(op));
+    };
+    // Rate buckets survive a restart: each launch stores its key's GCRA time
+    // (before the start, through the same journal), and a restart takes
+    // back the times still ahead; the rest are full buckets again and go.
+    auto rate_prefix = "rate\x1f" + def->name + "\x1f";
+    if (auto stored = cfg_.db->states(rate_prefix)) {
+      const auto now = wall_clock_ns();
+      for (auto& [key, value] : *stored) {
+        int64_t tat = 0;
+        auto [end, ec] =
+            std::from_chars(value.data(), value.data() + value.size(), tat);
+        if (ec == std::errc{} && end == value.data() + value.size()
+            && tat > now) {
+          gc.rate_tats.emplace_back(key.substr(rate_prefix.size()), tat);
+          continue;
+        }
+        store::state_op op;
+        op.key = key; // an empty value removes it
+        cfg_.journal->submit(std::move(op));
+      }
+    } else {
+      std::cerr << "rouse: trigger \"" << def->name
+                << "\": reading its rate buckets failed ("
+                << describe(stored.error()) << "); they start full\n";
+    }
+    gc.remember_rate = [journal = cfg_.journal,
+                        prefix = std::move(rate_prefix)](const std::string& key,
+                                                         int64_t tat) {
+      store::state_op op;
+      op.key = prefix + key;
+      // Keys past the store's limit are not kept: such a bucket starts full
+      // after a restart.
+      if (op.key.size() > 400)
+        return;
+      op.value = std::to_string(tat);
       journal->submit(std::move(op));
     };
     t.governor = spawn_governor(*cfg_.sys, std::move(gc));

@@ -788,6 +788,24 @@ int64_t scheduler::token_at(const std::string& key, int64_t now) const {
   return std::max(now, i->second - tau);
 }
 
+std::optional<int64_t> scheduler::rate_memo(const std::string& key) const {
+  if (cfg_.rate_limit == 0)
+    return std::nullopt;
+  auto i = tat_.find(key);
+  if (i == tat_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+void scheduler::load_rate(
+    const std::vector<std::pair<std::string, int64_t>>& tats, int64_t now) {
+  if (cfg_.rate_limit == 0)
+    return;
+  for (const auto& [key, tat] : tats)
+    if (tat > now)
+      tat_[key] = tat;
+}
+
 void scheduler::take_token(const std::string& key, int64_t now) {
   const int64_t t = cfg_.rate_per_ns / std::max<uint32_t>(cfg_.rate_limit, 1);
   auto& tat = tat_.try_emplace(key, now).first->second;

@@ -119,6 +119,16 @@ public:
   /// circuit_closed: "open <until ns>" or "closed".
   std::string circuit_memo() const;
 
+  /// The rate key's theoretical arrival time (GCRA) after a launch, to store
+  /// so that a restart does not hand out a fresh burst; nullopt without a
+  /// rate limit or state for the key.
+  std::optional<int64_t> rate_memo(const std::string& rate_key) const;
+
+  /// Takes what rate_memo() gave before a restart; times that passed (the
+  /// bucket is full again) are ignored.
+  void load_rate(const std::vector<std::pair<std::string, int64_t>>& tats,
+                 int64_t now);
+
   /// Takes a state circuit_memo() gave before a restart: an open circuit
   /// stays open until its time (then a probe decides); anything else is
   /// closed. Consecutive failures before the restart are not kept.

@@ -830,10 +830,35 @@ caf::error store::put_state(write_txn& txn, std::string_view key,
     return make_error(errc::invalid_input,
                       "state key must be 1 to 400 bytes and not \"schema\"");
   MDB_val k = to_val(key);
+  if (value.empty()) {
+    if (auto rc = mdb_del(txn.txn_, meta_db_, &k, nullptr);
+        rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, "remove state");
+    return {};
+  }
   MDB_val v = to_val(value);
   if (auto rc = mdb_put(txn.txn_, meta_db_, &k, &v, 0); rc != 0)
     return lmdb_error(rc, "store state");
   return {};
+}
+
+caf::expected<std::vector<std::pair<std::string, std::string>>>
+store::states(std::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> result;
+  if (prefix.empty())
+    return result;
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), meta_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
+  MDB_val k = to_val(prefix);
+  MDB_val v;
+  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
+       rc == 0 && to_view(k).starts_with(prefix); rc = cur.get(k, v, MDB_NEXT))
+    result.emplace_back(std::string{to_view(k)}, std::string{to_view(v)});
+  return result;
 }
 
 caf::expected<std::optional<std::string>>

@@ -164,8 +164,9 @@ public:
   caf::expected<bool> delete_trigger(write_txn& txn, std::string_view name);
 
   /// Stores `value` under `key` in `meta` (component state such as a cron
-  /// source's ticks; keys other than "schema" only). errc::invalid_input for
-  /// an empty key, one over 400 bytes, or "schema".
+  /// source's ticks; keys other than "schema" only); an empty value removes
+  /// the key. errc::invalid_input for an empty key, one over 400 bytes, or
+  /// "schema".
   caf::error put_state(write_txn& txn, std::string_view key,
                        std::string_view value);
 
@@ -221,6 +222,11 @@ public:
   /// Returns every stored (name, definition) of API-managed triggers, by name.
   caf::expected<std::vector<std::pair<std::string, std::string>>>
   triggers() const;
+
+  /// Returns every (key, value) put_state() stored under a key starting with
+  /// `prefix`, by key.
+  caf::expected<std::vector<std::pair<std::string, std::string>>>
+  states(std::string_view prefix) const;
 
   /// Returns the value put_state() stored under `key`, if any.
   caf::expected<std::optional<std::string>>

@@ -88,13 +88,20 @@ public:
   }
 
   void start(flow_settings policy, std::vector<budget_usage> spent = {},
-             std::string circuit = {}) {
+             std::string circuit = {},
+             std::vector<std::pair<std::string, int64_t>> rate_tats = {},
+             bool log_rate = false) {
     governor_config gc;
     gc.budget_spent = std::move(spent);
     gc.circuit = std::move(circuit);
     gc.remember_circuit = [log = log_](std::string memo) {
       log->push_back("remember circuit " + memo);
     };
+    gc.rate_tats = std::move(rate_tats);
+    if (log_rate)
+      gc.remember_rate = [log = log_](const std::string& key, int64_t tat) {
+        log->push_back("remember rate " + key + " " + std::to_string(tat));
+      };
     gc.trigger = "t";
     gc.policy = policy;
     gc.dispatcher = dispatcher_;
@@ -475,4 +482,31 @@ TEST_CASE_METHOD(fixture, "governor: budget keys and what was spent before",
   auto after = sent();
   REQUIRE(after.size() == 2);
   CHECK(after[0] == "launch r1");
+}
+
+TEST_CASE_METHOD(fixture, "governor: rate buckets carry over a restart",
+                 "[governor]") {
+  // 2 per second: one token every 500 ms, bursts of 2. The store says the
+  // bucket of key "k" was emptied just before the restart (its theoretical
+  // arrival time is a second ahead); key "old" was refilled long ago.
+  flow_settings p;
+  p.rate_limit = 2;
+  p.rate_per_ns = 1000 * ms;
+  const int64_t t0 = now();
+  start(p, {}, {}, {{"k", t0 + 1000 * ms}, {"old", t0 - 5000 * ms}}, true);
+  admit(1, "k");
+  admit(2, "old");
+  admit(3, "old");
+  // "old" bursts two at once, and each launch stores its bucket first.
+  CHECK(sent()
+        == lines{"remember rate old " + std::to_string(t0 + 500 * ms),
+                 "launch r2",
+                 "remember rate old " + std::to_string(t0 + 1000 * ms),
+                 "launch r3"});
+  advance(499ms);
+  CHECK(sent().empty());
+  advance(1ms);
+  CHECK(sent()
+        == lines{"remember rate k " + std::to_string(t0 + 1500 * ms),
+                 "launch r1"});
 }

@@ -21,7 +21,9 @@ after the other from the handlers' own logs and the run records (GET /api/runs).
 - priority (concurrency 1): a blocker runs first, then the waiting runs by priority;
 - singleton (skip): while one run is active, the others end `skipped`;
 - queue {max: 2, on_full: reject} with concurrency 1: beyond 2 waiting runs, the
-  run is `dead` with "queue full (max 2)".
+  run is `dead` with "queue full (max 2)";
+- rate {limit: 2, per: 1h, mode: drop} across kill -9: 2 runs spend the bucket, and
+  after the restart a third event is still `skipped` (the bucket is stored).
 
 The handler logs `start|end <ns> <run> <tag> <event id> <batch size>` around a sleep
 (times from `date +%s%N`, inside the process's lifetime, so measured overlaps never
@@ -51,6 +53,12 @@ TRIGGERS = """\
       exec: ["{dir}/work.sh", "{dir}/ratedelay.log", "0", "-", "{{id}}"]
       timeout: 60s
     rate: { limit: 2, per: 1s, mode: delay }
+  ratehour:
+    on: { type: [demo.ratehour] }
+    run:
+      exec: ["{dir}/work.sh", "{dir}/ratehour.log", "0", "-", "{{id}}"]
+      timeout: 60s
+    rate: { limit: 2, per: 1h, mode: drop }
   ratedrop:
     on: { type: [demo.ratedrop] }
     run:
@@ -438,13 +446,28 @@ def check_others(srv):
     return "priority, singleton, queue ok"
 
 
+def check_rate_restart(srv):
+    post(srv, [ev("demo.ratehour", "rh-%d" % i, subject="rh") for i in range(2)])
+    runs = wait_runs_final(srv, "ratehour", 2)
+    check(all(r["state"] == "succeeded" for r in runs), "ratehour: states %r"
+          % [r["state"] for r in runs])
+    srv.kill9()
+    srv.start()
+    post(srv, [ev("demo.ratehour", "rh-2", subject="rh")])
+    runs = wait_runs_final(srv, "ratehour", 3)
+    check_eq((runs[2]["state"], last_note(runs[2])),
+             ("skipped", "rate limit: over 2 per 1h"),
+             "ratehour: the third run after kill -9 and a restart")
+    return "rate bucket kept across kill -9"
+
+
 def main():
     args = parse_args(__doc__)
     srv = RouseServer(args.rouse, TRIGGERS, name="flow", keep=args.keep)
     srv.write_script("work.sh", WORK)
     srv.start()
     results = [check_perkey(srv), check_rate(srv), check_debounce(srv),
-               check_batch(srv), check_others(srv)]
+               check_batch(srv), check_others(srv), check_rate_restart(srv)]
     check_eq(srv.stop(), 0, "exit code after SIGTERM")
     return "; ".join(results)
 

@@ -170,6 +170,42 @@ TEST_CASE("flow: rate keys have their own buckets", "[flow]") {
   CHECK(launched(out) == "r2");
 }
 
+TEST_CASE("flow: rate buckets carry over a restart through rate_memo",
+          "[flow]") {
+  settings cfg;
+  cfg.rate_limit = 2;
+  cfg.rate_per_ns = 1000 * ms;
+  scheduler s{cfg};
+  std::vector<decision> out;
+  s.admit(run(1), 0, out);
+  s.admit(run(2), 0, out);
+  CHECK(launched(out) == "r1 r2");
+  auto memo = s.rate_memo("");
+  REQUIRE(memo);
+  CHECK(*memo == 1000 * ms);
+  CHECK_FALSE(s.rate_memo("other"));
+  // Restarted 100 ms later with what was stored: no fresh burst, the next
+  // token comes at 500 ms as it would have.
+  scheduler restarted{cfg};
+  restarted.load_rate({{"", *memo}}, 100 * ms);
+  out.clear();
+  restarted.admit(run(3), 100 * ms, out);
+  CHECK(launched(out).empty());
+  CHECK(restarted.next_due() == 500 * ms);
+  // A stored time that passed is a full bucket.
+  scheduler later{cfg};
+  later.load_rate({{"", *memo}}, 5000 * ms);
+  out.clear();
+  later.admit(run(4), 5000 * ms, out);
+  later.admit(run(5), 5000 * ms, out);
+  CHECK(launched(out) == "r4 r5");
+  // Without a rate limit there is nothing to store.
+  scheduler none{settings{}};
+  out.clear();
+  none.admit(run(6), 0, out);
+  CHECK_FALSE(none.rate_memo(""));
+}
+
 TEST_CASE("flow: rate drop skips what is over the rate", "[flow]") {
   settings cfg;
   cfg.rate_limit = 2;

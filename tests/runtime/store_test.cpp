@@ -895,3 +895,64 @@ TEST_CASE("store: max_mapped 0 never releases the map", "[runtime][store]") {
   REQUIRE(stats);
   CHECK(stats->map_trims == 0);
 }
+
+TEST_CASE("store: states by prefix, and an empty value removes a state",
+          "[runtime][store]") {
+  test::temp_dir dir;
+  auto db = open_store(dir.path());
+  {
+    auto txn = db->begin_write();
+    REQUIRE(txn);
+    REQUIRE_FALSE(db->put_state(*txn,
+                                "rate\x1ft\x1f"
+                                "a",
+                                "100"));
+    REQUIRE_FALSE(db->put_state(*txn,
+                                "rate\x1ft\x1f"
+                                "b",
+                                "200"));
+    REQUIRE_FALSE(db->put_state(*txn,
+                                "rate\x1ftt\x1f"
+                                "a",
+                                "300"));
+    REQUIRE_FALSE(db->put_state(*txn, "circuit\x1ft", "closed"));
+    REQUIRE_FALSE(txn->commit());
+  }
+  auto got = db->states("rate\x1ft\x1f");
+  REQUIRE(got);
+  using kv = std::pair<std::string, std::string>;
+  CHECK(*got
+        == std::vector<kv>{{"rate\x1ft\x1f"
+                            "a",
+                            "100"},
+                           {"rate\x1ft\x1f"
+                            "b",
+                            "200"}});
+  {
+    auto txn = db->begin_write();
+    REQUIRE(txn);
+    REQUIRE_FALSE(db->put_state(*txn,
+                                "rate\x1ft\x1f"
+                                "a",
+                                ""));
+    // Removing what is not there is no error.
+    REQUIRE_FALSE(db->put_state(*txn,
+                                "rate\x1ft\x1f"
+                                "zz",
+                                ""));
+    REQUIRE_FALSE(txn->commit());
+  }
+  got = db->states("rate\x1ft\x1f");
+  REQUIRE(got);
+  CHECK(*got
+        == std::vector<kv>{{"rate\x1ft\x1f"
+                            "b",
+                            "200"}});
+  auto gone = db->get_state("rate\x1ft\x1f"
+                            "a");
+  REQUIRE(gone);
+  CHECK_FALSE(*gone);
+  auto none = db->states("");
+  REQUIRE(none);
+  CHECK(none->empty());
+}
