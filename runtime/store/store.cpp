@@ -815,13 +815,29 @@ store::budgets(std::string_view trigger) const {
   if (cur.rc() != 0)
     return lmdb_error(cur.rc(), "open cursor");
   std::vector<budget_usage> result;
+  if (auto err = scan_meta(prefix, [&](std::string_view, std::string_view v) {
+        if (auto u = decode_budget(v))
+          result.push_back(std::move(*u));
+      }))
+    return err;
+  return result;
+}
+
+caf::error store::scan_meta(
+    std::string_view prefix,
+    const std::function<void(std::string_view, std::string_view)>& f) const {
+  read_txn txn{env_};
+  if (txn.rc() != 0)
+    return lmdb_error(txn.rc(), "begin read");
+  cursor cur{txn.get(), meta_db_};
+  if (cur.rc() != 0)
+    return lmdb_error(cur.rc(), "open cursor");
   MDB_val k = to_val(prefix);
   MDB_val v;
   for (auto rc = cur.get(k, v, MDB_SET_RANGE);
        rc == 0 && to_view(k).starts_with(prefix); rc = cur.get(k, v, MDB_NEXT))
-    if (auto u = decode_budget(to_view(v)))
-      result.push_back(std::move(*u));
-  return result;
+    f(to_view(k), to_view(v));
+  return {};
 }
 
 caf::error store::put_state(write_txn& txn, std::string_view key,
@@ -847,17 +863,10 @@ store::states(std::string_view prefix) const {
   std::vector<std::pair<std::string, std::string>> result;
   if (prefix.empty())
     return result;
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), meta_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
-  MDB_val k = to_val(prefix);
-  MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
-       rc == 0 && to_view(k).starts_with(prefix); rc = cur.get(k, v, MDB_NEXT))
-    result.emplace_back(std::string{to_view(k)}, std::string{to_view(v)});
+  if (auto err = scan_meta(prefix, [&](std::string_view k, std::string_view v) {
+        result.emplace_back(std::string{k}, std::string{v});
+      }))
+    return err;
   return result;
 }
 

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -274,6 +275,11 @@ private:
   /// After a top-level commit: releases the mapped pages when the process
   /// maps more than max_mapped_bytes of files (at most one check per 10 ms).
   void after_commit() noexcept;
+  /// Calls `f(key, value)` for every key of `meta` starting with `prefix`, in
+  /// key order, inside one read transaction.
+  caf::error scan_meta(
+      std::string_view prefix,
+      const std::function<void(std::string_view, std::string_view)>& f) const;
   /// Counts a write (event, wakeup); every 256th checks the mapped size.
   void note_write() noexcept;
   /// Releases the mapped pages if the process maps more than
