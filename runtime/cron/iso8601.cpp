@@ -2,11 +2,10 @@
 // formatting as local time with offset in a zone.
 #include "runtime/cron/schedule.hpp"
 
-#include <date/tz.h>
+#include "runtime/cron/zone.hpp"
 
 #include <cctype>
 #include <cstdio>
-#include <exception>
 
 namespace rouse::cron {
 
@@ -84,17 +83,10 @@ std::optional<int64_t> parse_iso8601(std::string_view text,
                         * 86400
                     + hour * 3600 + minute * 60 + second;
   if (pos == text.size()) {
-    const date::time_zone* z = nullptr;
-    try {
-      z = date::locate_zone(zone);
-    } catch (const std::exception&) {
+    const auto* z = zone::locate(zone);
+    if (z == nullptr)
       return std::nullopt;
-    }
-    auto li = z->get_info(date::local_seconds{std::chrono::seconds{local_s}});
-    int64_t utc_s = local_s - li.first.offset.count();
-    if (li.result == date::local_info::nonexistent)
-      utc_s = li.first.end.time_since_epoch().count();
-    return utc_s * ns_per_s + frac_ns;
+    return z->from_local(local_s) * ns_per_s + frac_ns;
   }
   int64_t offset_s = 0;
   if (text[pos] == 'Z' || text[pos] == 'z') {
@@ -120,11 +112,10 @@ std::optional<int64_t> parse_iso8601(std::string_view text,
   return (local_s - offset_s) * ns_per_s + frac_ns;
 }
 
-std::string format_iso8601(int64_t at_ns, const date::time_zone& zone) {
+std::string format_iso8601(int64_t at_ns, const zone& z) {
   int64_t at_s = floor_div(at_ns, ns_per_s);
   int64_t frac = at_ns - at_s * ns_per_s;
-  auto info = zone.get_info(date::sys_seconds{std::chrono::seconds{at_s}});
-  int64_t off = info.offset.count();
+  int64_t off = z.at(at_s).offset;
   int64_t local = at_s + off;
   int64_t day = floor_div(local, 86400);
   int64_t sod = local - day * 86400;

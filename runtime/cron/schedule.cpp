@@ -3,10 +3,9 @@
 // hour policies at the transitions between periods.
 #include "runtime/cron/schedule.hpp"
 
-#include <date/tz.h>
+#include "runtime/cron/zone.hpp"
 
 #include <algorithm>
-#include <exception>
 #include <limits>
 
 namespace rouse::cron {
@@ -15,24 +14,14 @@ namespace {
 
 constexpr int64_t ns_per_s = 1000000000;
 
-date::sys_info info_at(const date::time_zone* zone, int64_t at_s) {
-  return zone->get_info(date::sys_seconds{std::chrono::seconds{at_s}});
-}
-
-int64_t seconds_of(date::sys_seconds t) {
-  return t.time_since_epoch().count();
-}
-
 } // namespace
 
 std::variant<schedule, std::string> schedule::parse(std::string_view expr,
                                                     const options& opts) {
   schedule out;
-  try {
-    out.zone_ = date::locate_zone(opts.timezone);
-  } catch (const std::exception&) {
+  out.zone_ = zone::locate(opts.timezone);
+  if (out.zone_ == nullptr)
     return "unknown time zone \"" + opts.timezone + "\"";
-  }
   auto compiled = compile_expr(expr);
   if (auto* reason = std::get_if<std::string>(&compiled))
     return *reason;
@@ -72,11 +61,11 @@ std::optional<int64_t> schedule::next_field_match(int64_t from_s) const {
   const int64_t limit = from_s + search_window_s;
   int64_t t = from_s;
   while (t < limit) {
-    auto info = info_at(zone_, t);
-    const int64_t off = info.offset.count();
-    const int64_t begin = seconds_of(info.begin);
-    const int64_t end = std::min(seconds_of(info.end), limit);
-    const int64_t prev_off = info_at(zone_, begin - 1).offset.count();
+    const auto info = zone_->at(t);
+    const int64_t off = info.offset;
+    const int64_t begin = info.begin;
+    const int64_t end = std::min(info.end, limit);
+    const int64_t prev_off = zone_->at(begin - 1).offset;
     // Nonexistent local times [begin + prev_off, begin + off) fire at begin.
     if (t == begin && shift && prev_off < off
         && f.find(begin + prev_off, begin + off))

@@ -13,11 +13,9 @@
 #include <string_view>
 #include <variant>
 
-namespace date {
-class time_zone;
-} // namespace date
-
 namespace rouse::cron {
+
+class zone;
 
 /// What a schedule does with a local time that occurs twice (the hour a
 /// fall-back repeats).
@@ -96,7 +94,7 @@ private:
   std::string text_;
   options opts_;
   compiled_expr expr_;
-  const date::time_zone* zone_ = nullptr;
+  const zone* zone_ = nullptr;
 };
 
 /// How far schedule::next() looks ahead, in seconds (10 years): far enough
@@ -114,6 +112,6 @@ std::optional<int64_t> parse_iso8601(std::string_view text,
 
 /// Returns `at_ns` as ISO 8601 local time with offset in `zone`, as
 /// schedule::format() does.
-std::string format_iso8601(int64_t at_ns, const date::time_zone& zone);
+std::string format_iso8601(int64_t at_ns, const zone& z);
 
 } // namespace rouse::cron

@@ -4,6 +4,7 @@
 // the ISO 8601 helpers. Expected times were worked out by hand from the
 // zones' 2026 transitions (docs/cron.md lists them).
 #include "runtime/cron/schedule.hpp"
+#include "runtime/cron/zone.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -492,4 +493,81 @@ TEST_CASE("cron: schedules are cheap values usable from many threads",
   auto rare = make("0 0 0 29 2 1", zone("Europe/Berlin"));
   CHECK(rare.format(*rare.next(at("2026-01-01T00:00:00Z")))
         == "2026-02-02T00:00:00+01:00");
+}
+
+TEST_CASE("cron: POSIX TZ rules parse as zone file footers write them",
+          "[runtime][cron]") {
+  auto berlin = cron::posix_rule::parse("CET-1CEST,M3.5.0,M10.5.0/3");
+  REQUIRE(berlin);
+  CHECK(berlin->std_offset == 3600);
+  CHECK(berlin->has_dst);
+  CHECK(berlin->dst_offset == 7200);
+  CHECK(berlin->start.month == 3);
+  CHECK(berlin->start.week == 5);
+  CHECK(berlin->start.weekday == 0);
+  CHECK(berlin->start.time_s == 7200);
+  CHECK(berlin->end.time_s == 3 * 3600);
+  auto lord_howe =
+      cron::posix_rule::parse("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0");
+  REQUIRE(lord_howe);
+  CHECK(lord_howe->std_offset == 37800);
+  CHECK(lord_howe->dst_offset == 39600);
+  auto nuuk = cron::posix_rule::parse("<-02>2<-01>,M3.5.0/-1,M10.5.0/0");
+  REQUIRE(nuuk);
+  CHECK(nuuk->std_offset == -7200);
+  CHECK(nuuk->start.time_s == -3600);
+  auto kathmandu = cron::posix_rule::parse("<+0545>-5:45");
+  REQUIRE(kathmandu);
+  CHECK_FALSE(kathmandu->has_dst);
+  CHECK(kathmandu->std_offset == 5 * 3600 + 45 * 60);
+  auto ny = cron::posix_rule::parse("EST5EDT"); // no rule: the US one
+  REQUIRE(ny);
+  CHECK(ny->dst_offset == -4 * 3600);
+  CHECK(ny->start.month == 3);
+  for (const char* bad :
+       {"", "CET", "C-1", "CET-1CEST,M13.1.0,M10.5.0", "CET-1CEST,M3.5.0",
+        "CET-1CEST,M3.5.0,M10.5.0/x", "<+01-1", "CET-1CEST,J0,J365", "CET-200"})
+    CHECK_FALSE(cron::posix_rule::parse(bad));
+}
+
+TEST_CASE("cron: a POSIX TZ rule gives the periods of a year",
+          "[runtime][cron]") {
+  auto berlin = cron::posix_rule::parse("CET-1CEST,M3.5.0,M10.5.0/3");
+  REQUIRE(berlin);
+  // 2050-07-01T00:00Z is in summer time, from the last Sunday of March
+  // (01:00 UTC) to the last Sunday of October (01:00 UTC), as zoneinfo says.
+  auto summer = cron::period_of(*berlin, 2540246400);
+  CHECK(summer.offset == 7200);
+  CHECK(summer.begin == 2531955600);
+  CHECK(summer.end == 2550704400);
+  auto winter = cron::period_of(*berlin, 2550704400);
+  CHECK(winter.offset == 3600);
+  CHECK(winter.begin == 2550704400);
+  // Southern hemisphere: summer time spans the new year.
+  auto sydney = cron::posix_rule::parse("AEST-10AEDT,M10.1.0,M4.1.0/3");
+  REQUIRE(sydney);
+  CHECK(cron::period_of(*sydney, 2524608000).offset == 11 * 3600); // 2050-01
+  CHECK(cron::period_of(*sydney, 2540246400).offset == 10 * 3600); // 2050-07
+}
+
+TEST_CASE("cron: zones keep their DST rules after 2037", "[runtime][cron]") {
+  cron::options berlin_opts;
+  berlin_opts.timezone = "Europe/Berlin";
+  auto sched = make("0 12 1 7 *", berlin_opts);
+  auto from = cron::parse_iso8601("2037-01-01T00:00:00Z");
+  REQUIRE(from);
+  auto first = sched.next(*from);
+  REQUIRE(first);
+  CHECK(sched.format(*first) == "2037-07-01T12:00:00+02:00");
+  auto second = sched.next(*first);
+  REQUIRE(second);
+  CHECK(sched.format(*second) == "2038-07-01T12:00:00+02:00");
+  // Local times in 2038's spring-forward gap map to its end.
+  auto gap = cron::parse_iso8601("2038-03-28T02:30:00", "Europe/Berlin");
+  REQUIRE(gap);
+  CHECK(*gap == *cron::parse_iso8601("2038-03-28T01:00:00Z"));
+  // A repeated local time maps to its first occurrence.
+  auto twice = cron::parse_iso8601("2040-10-28T02:30:00", "Europe/Berlin");
+  REQUIRE(twice);
+  CHECK(*twice == *cron::parse_iso8601("2040-10-28T00:30:00Z"));
 }
