@@ -8,8 +8,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -24,6 +28,167 @@ bool is_valid_extension_name(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
       return false;
   return true;
+}
+
+/// Writes DOM values as simdjson::minify() does (the same bytes), into one
+/// per-thread buffer through a raw cursor, without minify()'s per-character
+/// buffer growth and final copy.
+class minifier {
+public:
+  /// Returns `e` minified.
+  std::string write(simdjson::dom::element e) {
+    at_ = 0;
+    value(e);
+    std::string out{buf_.data(), at_};
+    if (buf_.size() > keep_bytes)
+      buf_ = {};
+    return out;
+  }
+
+private:
+  /// The most buffer kept between calls; a larger `data` releases it after.
+  static constexpr std::size_t keep_bytes = std::size_t{1} << 20;
+
+  /// Makes room for `n` more bytes and returns where they go.
+  char* room(std::size_t n) {
+    if (buf_.size() - at_ < n) [[unlikely]]
+      grow(n);
+    return buf_.data() + at_;
+  }
+
+  [[gnu::noinline]] void grow(std::size_t n) {
+    buf_.resize(std::max(buf_.size() * 2, at_ + n));
+  }
+
+  void put(char c) {
+    *room(1) = c;
+    ++at_;
+  }
+
+  void put(std::string_view s) {
+    std::memcpy(room(s.size()), s.data(), s.size());
+    at_ += s.size();
+  }
+
+  /// Returns the index of the first byte of `s` that needs escaping (a
+  /// control character, '"' or '\\'), or s.size(). Bytes >= 0x80 never do.
+  static std::size_t clean_prefix(std::string_view s) noexcept {
+    constexpr uint64_t ones = 0x0101010101010101;
+    constexpr uint64_t highs = 0x8080808080808080;
+    auto has_zero = [](uint64_t x) { return (x - ones) & ~x & highs; };
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, sizeof(w));
+      if (((w - ones * 0x20) & ~w & highs) | has_zero(w ^ (ones * '"'))
+          | has_zero(w ^ (ones * '\\')))
+        break;
+    }
+    for (; i < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\')
+        break;
+    }
+    return i;
+  }
+
+  /// Writes `s` quoted; only '"', '\\' and control characters are escaped.
+  void quoted(std::string_view s) {
+    std::size_t clean = clean_prefix(s);
+    char* out = room(s.size() + 2);
+    out[0] = '"';
+    std::memcpy(out + 1, s.data(), clean);
+    if (clean == s.size()) {
+      out[clean + 1] = '"';
+      at_ += s.size() + 2;
+      return;
+    }
+    at_ += clean + 1;
+    static constexpr const char* control[32] = {
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005",
+        "\\u0006", "\\u0007", "\\b",     "\\t",     "\\n",     "\\u000b",
+        "\\f",     "\\r",     "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
+        "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d",
+        "\\u001e", "\\u001f"};
+    for (std::size_t i = clean; i < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c == '"')
+        put("\\\"");
+      else if (c == '\\')
+        put("\\\\");
+      else if (c < 0x20)
+        put(control[c]);
+      else
+        put(static_cast<char>(c));
+    }
+    put('"');
+  }
+
+  template <class Integer>
+  void integer(Integer x) {
+    char* out = room(24);
+    at_ = static_cast<std::size_t>(std::to_chars(out, out + 24, x).ptr
+                                   - buf_.data());
+  }
+
+  void value(simdjson::dom::element e) {
+    namespace dom = simdjson::dom;
+    switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      put('{');
+      bool first = true;
+      for (auto [key, child] : dom::object{e.get_object().value_unsafe()}) {
+        if (!first)
+          put(',');
+        first = false;
+        quoted(key);
+        put(':');
+        value(child);
+      }
+      put('}');
+      return;
+    }
+    case dom::element_type::ARRAY: {
+      put('[');
+      bool first = true;
+      for (auto child : dom::array{e.get_array().value_unsafe()}) {
+        if (!first)
+          put(',');
+        first = false;
+        value(child);
+      }
+      put(']');
+      return;
+    }
+    case dom::element_type::STRING:
+      quoted(e.get_string().value_unsafe());
+      return;
+    case dom::element_type::INT64:
+      integer(e.get_int64().value_unsafe());
+      return;
+    case dom::element_type::UINT64:
+      integer(e.get_uint64().value_unsafe());
+      return;
+    case dom::element_type::BOOL:
+      put(e.get_bool().value_unsafe() ? "true" : "false");
+      return;
+    case dom::element_type::NULL_VALUE: put("null"); return;
+    default:
+      // Doubles keep simdjson's shortest round-trip spelling (e.g. 300.0).
+      put(simdjson::minify(e));
+      return;
+    }
+  }
+
+  std::string buf_;
+  std::size_t at_ = 0;
+};
+
+/// Returns `e` as simdjson::minify() writes it.
+std::string minified(simdjson::dom::element e) {
+  thread_local minifier m;
+  return m.write(e);
 }
 
 caf::error invalid(size_t index, bool batch, const std::string& what) {
@@ -74,7 +239,7 @@ caf::error decode_object(simdjson::dom::object obj, size_t index, bool batch,
       if (have_data)
         return invalid(index, batch, "both \"data\" and \"data_base64\" given");
       have_data = true;
-      ev.data = simdjson::minify(value);
+      ev.data = minified(value);
       ev.data_is_base64 = false;
     } else if (key == "data_base64") {
       if (have_data)
@@ -92,7 +257,7 @@ caf::error decode_object(simdjson::dom::object obj, size_t index, bool batch,
         return invalid(index, batch,
                        "extension attribute \"" + std::string{key}
                            + "\" must be a string, number or boolean");
-      ev.extensions.push_back({std::string{key}, simdjson::minify(value)});
+      ev.extensions.push_back({std::string{key}, minified(value)});
     }
     if (err)
       return err;
@@ -119,16 +284,18 @@ simdjson::dom::parser& thread_parser() {
   return parser;
 }
 
-} // namespace
-
-caf::expected<std::vector<event>> decode_events(std::string_view body,
-                                                const decode_options& opts) {
-  simdjson::padded_string padded{body};
-  simdjson::dom::element doc;
-  if (auto code = thread_parser().parse(padded).get(doc);
+/// Parses `body` with the thread's parser, which copies it into its own
+/// padded buffer (reused across calls).
+caf::error parse_body(std::string_view body, simdjson::dom::element& doc) {
+  if (auto code = thread_parser().parse(body.data(), body.size()).get(doc);
       code != simdjson::SUCCESS)
     return make_error(errc::invalid_input, std::string{"invalid JSON: "}
                                                + simdjson::error_message(code));
+  return {};
+}
+
+caf::expected<std::vector<event>> decode_document(simdjson::dom::element doc,
+                                                  const decode_options& opts) {
   std::vector<event> events;
   if (doc.is<simdjson::dom::object>()) {
     events.emplace_back();
@@ -161,9 +328,31 @@ caf::expected<std::vector<event>> decode_events(std::string_view body,
   return events;
 }
 
+} // namespace
+
+caf::expected<std::vector<event>> decode_events(std::string_view body,
+                                                const decode_options& opts) {
+  simdjson::dom::element doc;
+  if (auto err = parse_body(body, doc))
+    return err;
+  return decode_document(doc, opts);
+}
+
 caf::expected<event> decode_event(std::string_view body,
                                   const decode_options& opts) {
-  auto events = decode_events(body, opts);
+  simdjson::dom::element doc;
+  if (auto err = parse_body(body, doc))
+    return err;
+  // One object decodes straight into the result; anything else takes the
+  // batch path, whose errors name the element.
+  if (doc.is<simdjson::dom::object>()) {
+    event ev;
+    if (auto err =
+            decode_object(doc.get_object().value_unsafe(), 0, false, opts, ev))
+      return err;
+    return ev;
+  }
+  auto events = decode_document(doc, opts);
   if (!events)
     return std::move(events.error());
   if (events->size() != 1)

@@ -284,10 +284,11 @@ struct posting {
   required_bits required;
 };
 
-/// One node of a path-compressed trie: the edge label leading to it
-/// (trie_labels[label_begin, + label_size)), its postings [post_begin,
-/// post_end), and children [child_begin, + child_count) in trie_bytes /
-/// trie_children, sorted by the first byte of their labels.
+/// One node of a path-compressed trie: the edge label leading to it (in
+/// `head` if it fits, else trie_labels[label_begin, + label_size)), its
+/// postings [post_begin, post_end), and `child_count` children, sorted by the
+/// first byte of their labels: nodes first_child, first_child + 1, ...,
+/// whose first bytes are trie_bytes[child_begin, + child_count).
 struct trie_node {
   uint32_t label_begin = 0;
   uint32_t label_size = 0;
@@ -295,6 +296,12 @@ struct trie_node {
   uint32_t post_end = 0;
   uint32_t child_begin = 0;
   uint32_t child_count = 0;
+  uint32_t first_child = 0;
+  char head[8] = {};
+
+  const char* label(const std::string& labels) const noexcept {
+    return label_size <= sizeof(head) ? head : labels.data() + label_begin;
+  }
 };
 
 /// Numeric ranges of one path sorted by lower bound, with a max-upper segment
@@ -541,7 +548,6 @@ struct machine::impl {
   key_table table;
   std::vector<trie_node> trie_nodes;
   std::vector<uint8_t> trie_bytes;
-  std::vector<uint32_t> trie_children;
   std::string trie_labels;
   std::vector<numeric_index> numerics;
   std::vector<cidr_len> cidr_lens;
@@ -1286,13 +1292,19 @@ private:
         // Sorted keys share what the first and last of the run share.
         std::size_t child_depth = common(i, j - 1);
         auto child = static_cast<uint32_t>(m_.trie_nodes.size());
+        if (count == 0)
+          m_.trie_nodes[node].first_child = child;
         trie_node tn;
-        tn.label_begin = static_cast<uint32_t>(m_.trie_labels.size());
         tn.label_size = static_cast<uint32_t>(child_depth - depth);
-        m_.trie_labels.append(sorted[i].first.substr(depth, tn.label_size));
+        auto label = sorted[i].first.substr(depth, tn.label_size);
+        if (label.size() <= sizeof(tn.head)) {
+          std::copy(label.begin(), label.end(), tn.head);
+        } else {
+          tn.label_begin = static_cast<uint32_t>(m_.trie_labels.size());
+          m_.trie_labels.append(label);
+        }
         m_.trie_nodes.push_back(tn);
         m_.trie_bytes.push_back(static_cast<uint8_t>(byte));
-        m_.trie_children.push_back(child);
         queue.push_back({i, j, child_depth, child});
         ++count;
         i = j;
@@ -1789,18 +1801,21 @@ private:
       add_range(tn.post_begin, tn.post_end);
       if (at == s.size() || tn.child_count == 0)
         return;
+      // Fetch the children while searching their first bytes, so that a
+      // step costs one round of cache misses, not two.
+      const trie_node* children = m_.trie_nodes.data() + tn.first_child;
+      for (std::size_t k = 0; k < tn.child_count && k < 8; k += 2)
+        __builtin_prefetch(children + k);
       auto byte = static_cast<uint8_t>(s[at]);
       const uint8_t* bytes = m_.trie_bytes.data() + tn.child_begin;
       const uint8_t* end = bytes + tn.child_count;
       const uint8_t* found = std::lower_bound(bytes, end, byte);
       if (found == end || *found != byte)
         return;
-      node = m_.trie_children[tn.child_begin
-                              + static_cast<uint32_t>(found - bytes)];
+      node = tn.first_child + static_cast<uint32_t>(found - bytes);
       const auto& child = m_.trie_nodes[node];
       if (s.size() - at < child.label_size
-          || std::memcmp(s.data() + at,
-                         m_.trie_labels.data() + child.label_begin,
+          || std::memcmp(s.data() + at, child.label(m_.trie_labels),
                          child.label_size)
                  != 0)
         return;
@@ -2147,12 +2162,11 @@ std::size_t machine::memory_bytes() const noexcept {
     return v.capacity()
            * sizeof(typename std::decay_t<decltype(v)>::value_type);
   };
-  std::size_t total = sizeof(impl) + bytes(m.paths) + bytes(m.indexes)
-                      + bytes(m.code) + bytes(m.always) + bytes(m.postings)
-                      + m.table.memory_bytes() + bytes(m.trie_nodes)
-                      + bytes(m.trie_bytes) + bytes(m.trie_children)
-                      + m.trie_labels.capacity() + bytes(m.numerics)
-                      + bytes(m.cidr_lens) + m.prefixes.memory_bytes();
+  std::size_t total =
+      sizeof(impl) + bytes(m.paths) + bytes(m.indexes) + bytes(m.code)
+      + bytes(m.always) + bytes(m.postings) + m.table.memory_bytes()
+      + bytes(m.trie_nodes) + bytes(m.trie_bytes) + m.trie_labels.capacity()
+      + bytes(m.numerics) + bytes(m.cidr_lens) + m.prefixes.memory_bytes();
   for (const auto& p : m.paths)
     if (p.capacity() > 15)
       total += p.capacity() + 1;

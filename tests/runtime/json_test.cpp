@@ -3,8 +3,71 @@
 #include "runtime/json/writer.hpp"
 
 #include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <iterator>
+#include <random>
+#include <string>
 
 using namespace rouse;
+
+namespace {
+
+/// Returns random JSON text with every kind of scalar, escapes, numbers
+/// simdjson respells, and nesting past simdjson's formatter's 16 levels.
+std::string random_json(std::mt19937_64& rng, int depth) {
+  static const char* const scalars[] = {
+      "0",
+      "-0",
+      "-1",
+      "123456789012345678",
+      "-123456789012345678",
+      "1234567890123456789",
+      "1E2",
+      "42",
+      "18446744073709551615",
+      "-9223372036854775808",
+      "3e2",
+      "1.5",
+      "-0.0",
+      "1e300",
+      "2.5E-3",
+      "0.1",
+      "1234567890123456789.5",
+      "true",
+      "false",
+      "null",
+      R"("x")",
+      R"("")",
+      R"("a\"b\\c\/d")",
+      R"("\u00e9\n\t\r\b\f")",
+      R"("\u0001\u001f\u007f")",
+      R"("\ud83d\ude00 ok")",
+      R"("a long string value, longer than SSO")"};
+  static const char* const keys[] = {"a", "", "k\\\"q", "\\u0002", "é"};
+  auto pick = [&](std::size_t n) {
+    return static_cast<std::size_t>(rng() % n);
+  };
+  if (depth >= 20 || pick(3) == 0)
+    return scalars[pick(std::size(scalars))];
+  bool object = pick(2) == 0;
+  std::string out = object ? "{ " : "[\n";
+  std::size_t n = depth < 18 && pick(4) == 0 ? 1 : pick(4);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i)
+      out += " , ";
+    if (object) {
+      out += '"';
+      out += keys[pick(std::size(keys))];
+      out += "\" :\t";
+    }
+    out += random_json(rng, depth + 1);
+  }
+  out += object ? '}' : ']';
+  return out;
+}
+
+} // namespace
 
 TEST_CASE("json: a structured CloudEvent decodes with data and extensions",
           "[runtime][json]") {
@@ -130,4 +193,96 @@ TEST_CASE("json: strings are escaped, invalid UTF-8 replaced",
 TEST_CASE("json: timestamps format as RFC 3339 UTC", "[runtime][json]") {
   CHECK(json::format_rfc3339(1'795'251'600'123'000'000)
         == "2026-11-21T09:00:00.123Z");
+}
+
+TEST_CASE("json: data and extensions are stored as simdjson minifies them",
+          "[runtime][json]") {
+  simdjson::dom::parser parser;
+  auto check_data = [&](const std::string& data_json) {
+    INFO("data: " << data_json);
+    std::string body = R"({"id":"1","source":"s","type":"t","x":)" + data_json
+                       + R"(,"data":)" + data_json + "}";
+    bool scalar =
+        data_json[0] != '{' && data_json[0] != '[' && data_json != "null";
+    auto ev = json::decode_event(body);
+    if (!scalar) {
+      // Extensions must be scalars; the same body without one decodes.
+      CHECK_FALSE(ev);
+      body = R"({"id":"1","source":"s","type":"t","data":)" + data_json + "}";
+      ev = json::decode_event(body);
+    }
+    REQUIRE(ev);
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(data_json).get(doc) == simdjson::SUCCESS);
+    CHECK(ev->data == simdjson::minify(doc));
+    if (scalar) {
+      REQUIRE(ev->extensions.size() == 1);
+      CHECK(ev->extensions[0].value_json == simdjson::minify(doc));
+    }
+  };
+  std::mt19937_64 rng{20261121};
+  for (int i = 0; i < 3000; ++i)
+    check_data(random_json(rng, 0));
+  std::string deep;
+  for (int i = 0; i < 40; ++i)
+    deep += i % 2 ? R"({"k":)" : "[";
+  deep += "1";
+  for (int i = 39; i >= 0; --i)
+    deep += i % 2 ? "}" : "]";
+  check_data(deep);
+}
+
+TEST_CASE("json: data is found however the body spells its keys",
+          "[runtime][json]") {
+  simdjson::dom::parser parser;
+  auto data_of = [&](const std::string& body) {
+    INFO("body: " << body);
+    auto ev = json::decode_event(body);
+    REQUIRE(ev);
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(body).get(doc) == simdjson::SUCCESS);
+    simdjson::dom::element data;
+    REQUIRE(doc["data"].get(data) == simdjson::SUCCESS);
+    CHECK(ev->data == simdjson::minify(data));
+    return ev->data;
+  };
+  CHECK(data_of(
+            R"( {"data" : [ 1 , "a b" ] , "id":"1","source":"s","type":"t"} )")
+        == R"([1,"a b"])");
+  // An escaped key may spell "data"; the parser's reading decides.
+  CHECK(data_of(R"({"id":"1","source":"s","type":"t","d\u0061ta":{"k":[2]}})")
+        == R"({"k":[2]})");
+  CHECK(data_of(R"({"id":"1","sou\u0072ce":"s","type":"t","data":{"x":"\/"}})")
+        == R"({"x":"/"})");
+  CHECK(data_of(R"({"id":"1","source":"s","type":"t","data":"x","datax":1})")
+        == R"("x")");
+  CHECK(data_of(
+            R"({"id":"1","source":"s","type":"t","data":{"data":{"data":1}}})")
+        == R"({"data":{"data":1}})");
+}
+
+TEST_CASE("json: decode_event answers as decode_events of one element",
+          "[runtime][json]") {
+  for (
+      std::string_view body :
+      {R"({"id":"1","source":"s","type":"t","data":{"a":[1,2]}})",
+       R"([{"id":"1","source":"s","type":"t"}])",
+       R"([{"id":"1","source":"s","type":"t"},{"id":"2","source":"s","type":"t"}])",
+       R"([{"id":"1","source":"s"}])", R"({"id":"1","source":"s"})", "[]",
+       "[1]", "42", "{nope", "",
+       R"({"id":"1","source":"s","type":"t","data":1,"data_base64":"AA"})"}) {
+    INFO("body: " << body);
+    auto one = json::decode_event(body);
+    auto many = json::decode_events(body);
+    if (many && many->size() == 1) {
+      REQUIRE(one);
+      CHECK(*one == many->front());
+    } else if (many) {
+      REQUIRE_FALSE(one);
+      CHECK(describe(one.error()) == "expected one CloudEvent object");
+    } else {
+      REQUIRE_FALSE(one);
+      CHECK(one.error() == many.error());
+    }
+  }
 }

@@ -9,8 +9,12 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
+#include <random>
 #include <string>
+#include <vector>
 
 using namespace rouse;
 
@@ -239,4 +243,213 @@ TEST_CASE("flatten: base64 data is one string field and absent data none",
   CHECK(fields[0].val.text == "aGVsbG8=");
   ev.data.clear();
   CHECK(pattern::flatten(ev).size() == 4);
+}
+
+namespace {
+
+/// flatten() as first written (a path string and an array vector per field,
+/// a stable sort of the fields): the reference the optimized one must equal.
+class simple_flattener {
+public:
+  explicit simple_flattener(std::vector<pattern::field>& out) : out_(out) {}
+
+  void add_string(std::string path, std::string_view s) {
+    pattern::field f;
+    f.path = std::move(path);
+    f.val.kind = pattern::value_kind::string;
+    f.val.text = std::string{s};
+    out_.push_back(std::move(f));
+  }
+
+  void walk(simdjson::dom::element e, const std::string& path) {
+    namespace dom = simdjson::dom;
+    switch (e.type()) {
+    case dom::element_type::OBJECT:
+      for (auto [key, child] : dom::object{e.get_object().value_unsafe()})
+        walk(child, path + "." + std::string{key});
+      return;
+    case dom::element_type::ARRAY: {
+      uint32_t id = next_array_id_++;
+      uint32_t index = 0;
+      for (auto child : dom::array{e.get_array().value_unsafe()}) {
+        arrays_.push_back({id, index++});
+        walk(child, path);
+        arrays_.pop_back();
+      }
+      return;
+    }
+    default: break;
+    }
+    pattern::field f;
+    f.path = path;
+    f.arrays = arrays_;
+    auto& v = f.val;
+    switch (e.type()) {
+    case dom::element_type::STRING:
+      v.kind = pattern::value_kind::string;
+      v.text = std::string{e.get_string().value_unsafe()};
+      break;
+    case dom::element_type::BOOL:
+      v.kind = e.get_bool().value_unsafe() ? pattern::value_kind::true_value
+                                           : pattern::value_kind::false_value;
+      v.text = v.kind == pattern::value_kind::true_value ? "true" : "false";
+      break;
+    case dom::element_type::NULL_VALUE:
+      v.kind = pattern::value_kind::null;
+      v.text = "null";
+      break;
+    default:
+      v.kind = pattern::value_kind::number;
+      v.text = simdjson::minify(e);
+      v.number = e.get_double().value_unsafe();
+      break;
+    }
+    out_.push_back(std::move(f));
+  }
+
+  void walk_json(std::string_view json, const std::string& path) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded{json};
+    simdjson::dom::element doc;
+    if (parser.parse(padded).get(doc) == simdjson::SUCCESS)
+      walk(doc, path);
+  }
+
+private:
+  std::vector<pattern::field>& out_;
+  std::vector<pattern::array_position> arrays_;
+  uint32_t next_array_id_ = 0;
+};
+
+std::vector<pattern::field> flatten_simply(const event& ev) {
+  std::vector<pattern::field> out;
+  simple_flattener f{out};
+  auto attr = [&](const char* name, const std::string& s) {
+    if (!s.empty())
+      f.add_string(name, s);
+  };
+  attr("id", ev.id);
+  attr("source", ev.source);
+  attr("type", ev.type);
+  attr("specversion", ev.specversion);
+  attr("subject", ev.subject);
+  attr("time", ev.time);
+  attr("datacontenttype", ev.datacontenttype);
+  attr("dataschema", ev.dataschema);
+  for (const auto& ext : ev.extensions)
+    f.walk_json(ext.value_json, ext.name);
+  if (!ev.data.empty()) {
+    if (ev.data_is_base64)
+      f.add_string("data_base64", ev.data);
+    else
+      f.walk_json(ev.data, "data");
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const pattern::field& a, const pattern::field& b) {
+                     return a.path < b.path;
+                   });
+  return out;
+}
+
+void check_same_fields(const event& ev) {
+  auto got = pattern::flatten(ev);
+  auto want = flatten_simply(ev);
+  INFO("data: " << ev.data);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("field " << i << ": " << want[i].path);
+    CHECK(got[i].path == want[i].path);
+    CHECK(got[i].val.kind == want[i].val.kind);
+    CHECK(got[i].val.text == want[i].val.text);
+    CHECK(got[i].val.number == want[i].val.number);
+    CHECK(got[i].arrays == want[i].arrays);
+  }
+}
+
+/// Returns random JSON text: nested objects and arrays with keys that share
+/// prefixes, repeat, or sort around '.', and every kind of scalar.
+std::string random_json(std::mt19937_64& rng, int depth) {
+  static const char* const keys[] = {
+      "a", "a-b", "a.b", "ab", "b", "", "é", "a_", "A", "aa", "a b",
+      // Longer than the 24 bytes flatten() sorts by before reading paths.
+      "a_key_longer_than_24_bytes", "a_key_longer_than_24_bytes_too"};
+  static const char* const scalars[] = {
+      "0",
+      "-1",
+      "42",
+      "18446744073709551615",
+      "-9223372036854775808",
+      "3e2",
+      "1.5",
+      "-0.0",
+      "1e300",
+      "2.5E-3",
+      "true",
+      "false",
+      "null",
+      R"("x")",
+      R"("")",
+      R"("a\"b\\c")",
+      R"("\u00e9\n\t")",
+      R"("\u0001")",
+      R"("a very long string value, longer than the SSO buffer")"};
+  auto pick = [&](std::size_t n) {
+    return static_cast<std::size_t>(rng() % n);
+  };
+  if (depth >= 4 || pick(3) == 0)
+    return scalars[pick(std::size(scalars))];
+  std::string out;
+  bool object = pick(2) == 0;
+  out += object ? '{' : '[';
+  std::size_t n = pick(5);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i)
+      out += ',';
+    if (object) {
+      out += '"';
+      out += keys[pick(std::size(keys))];
+      out += "\":";
+    }
+    out += random_json(rng, depth + 1);
+  }
+  out += object ? '}' : ']';
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("flatten: equals the straightforward walk on tricky and random "
+          "events",
+          "[runtime][pattern][flatten]") {
+  event ev;
+  ev.id = "e1";
+  ev.source = "a source longer than sixteen bytes";
+  ev.type = "t";
+  ev.time = "2026-11-21T09:00:00Z";
+  SECTION("tricky data and extensions") {
+    ev.extensions = {{"tenant", "\"acme\""},
+                     {"big", "18446744073709551615"},
+                     {"neg", "-12"},
+                     {"dbl", "2.50"},
+                     {"obj", R"({"x":[1,{"y":"z"}],"x.y":2,"x-y":3})"},
+                     {"bad", "{"},
+                     {"arr", R"([true,false,null])"}};
+    for (const char* data :
+         {R"({"a":{"b":1},"a.b":2,"a-b":3,"a":4,"ab":[[5,6],[7]]})",
+          R"({"n":[3e2,1.0,-0.0,1e-7,123456789012345678901234567890]})",
+          R"({"s":"\u00e9\"\\\/\b\f\n\r\t\u0000\u001f","e":[],"o":{}})",
+          R"([{"k":[{"k":1},{"k":2}]},{"k":[]},{"k":"v"}])", R"("just text")",
+          "17", "not json", R"({"unterminated":)", ""}) {
+      ev.data = data;
+      check_same_fields(ev);
+    }
+  }
+  SECTION("random data") {
+    std::mt19937_64 rng{20261121};
+    for (int i = 0; i < 2000; ++i) {
+      ev.data = random_json(rng, 0);
+      ev.extensions = {{"x", random_json(rng, 2)}};
+      check_same_fields(ev);
+    }
+  }
 }
