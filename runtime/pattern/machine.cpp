@@ -1460,15 +1460,15 @@ class matcher {
 public:
   matcher(const machine::impl& m, scratch& s) : m_(m), s_(s) {}
 
-  void load(const std::vector<field>& fields) {
+  void load(const flat_event& fields) {
     raw_ = &fields;
-    const std::string* last = nullptr;
+    std::string_view last;
     uint32_t leaf = none;
-    for (const auto& f : fields) {
-      if (!last || *last != f.path) {
+    for (const field f : fields) {
+      if (last.data() == nullptr || f.path != last) {
         const auto* entry = m_.prefixes.find(f.path);
         leaf = entry ? entry->leaf : none;
-        last = &f.path;
+        last = f.path;
       }
       if (leaf == none)
         continue;
@@ -2002,7 +2002,7 @@ private:
     bool here = false;
     bool first = true;
     std::string_view next;
-    for (const auto& f : *raw_) {
+    for (const field f : *raw_) {
       if (f.arrays.size() <= depth || f.arrays[depth].array_id != array)
         continue;
       size =
@@ -2101,7 +2101,7 @@ private:
 
   const machine::impl& m_;
   scratch& s_;
-  const std::vector<field>* raw_ = nullptr;
+  const flat_event* raw_ = nullptr;
   bool exact_arrays_ = false;
 };
 
@@ -2123,7 +2123,7 @@ machine::build(const std::vector<pattern>& patterns) {
   return std::make_shared<const machine>(std::move(state));
 }
 
-void machine::match(const std::vector<field>& fields,
+void machine::match(const flat_event& fields,
                     std::vector<uint32_t>& out) const {
   scratch& s = thread_scratch();
   s.begin(impl_->paths.size());

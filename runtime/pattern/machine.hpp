@@ -46,8 +46,7 @@ public:
   /// docs/patterns.md lists the rare cases where this overload can differ from
   /// reference_match(). Allocates nothing once the calling thread's scratch
   /// space has grown to the machine's size.
-  void match(const std::vector<field>& fields,
-             std::vector<uint32_t>& out) const;
+  void match(const flat_event& fields, std::vector<uint32_t>& out) const;
 
   /// Appends to `out` the ids of all patterns matching `ev`, ascending,
   /// without duplicates, without flattening `ev`: the machine parses `data`

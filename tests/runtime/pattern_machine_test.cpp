@@ -57,7 +57,7 @@ const std::set<std::string> flatten_ambiguous = {
     "dotted field names are not paths"};
 
 std::vector<uint32_t> run(const pattern::machine& m,
-                          const std::vector<pattern::field>& fields) {
+                          const pattern::flat_event& fields) {
   std::vector<uint32_t> out;
   m.match(fields, out);
   return out;

@@ -173,6 +173,15 @@ TEST_CASE("pattern: parse_ip reads v4 and v6 addresses", "[runtime][pattern]") {
   CHECK_FALSE(pattern::parse_ip("10.0.0.1/8", ip));
 }
 
+namespace {
+
+std::vector<pattern::array_position>
+positions(std::span<const pattern::array_position> arrays) {
+  return {arrays.begin(), arrays.end()};
+}
+
+} // namespace
+
 TEST_CASE("flatten: fields are sorted by path and arrays are expanded",
           "[runtime][pattern][flatten]") {
   event ev;
@@ -186,7 +195,7 @@ TEST_CASE("flatten: fields are sorted by path and arrays are expanded",
   auto fields = pattern::flatten(ev);
   std::vector<std::string> paths;
   for (const auto& f : fields)
-    paths.push_back(f.path);
+    paths.emplace_back(f.path);
   CHECK(paths
         == std::vector<std::string>{
             "data.items.sku", "data.items.sku", "data.note", "data.paid",
@@ -194,13 +203,16 @@ TEST_CASE("flatten: fields are sorted by path and arrays are expanded",
             "specversion", "subject", "tenant", "type"});
   CHECK(fields[0].val.text == "x1");
   CHECK(fields[1].val.text == "x2");
-  CHECK(fields[0].arrays == std::vector<pattern::array_position>{{1, 0}});
-  CHECK(fields[1].arrays == std::vector<pattern::array_position>{{1, 1}});
+  CHECK(positions(fields[0].arrays)
+        == std::vector<pattern::array_position>{{1, 0}});
+  CHECK(positions(fields[1].arrays)
+        == std::vector<pattern::array_position>{{1, 1}});
   CHECK(fields[2].val.kind == pattern::value_kind::null);
   CHECK(fields[3].val.kind == pattern::value_kind::true_value);
   CHECK(fields[4].val.text == "a");
   CHECK(fields[5].val.text == "b");
-  CHECK(fields[4].arrays == std::vector<pattern::array_position>{{0, 0}});
+  CHECK(positions(fields[4].arrays)
+        == std::vector<pattern::array_position>{{0, 0}});
   CHECK(fields[6].val.kind == pattern::value_kind::number);
   CHECK(fields[6].val.number == 300.0);
   CHECK_FALSE(fields[6].val.text.empty());
@@ -222,10 +234,10 @@ TEST_CASE("flatten: nested arrays record every enclosing array",
   REQUIRE(fields.size() == 7);
   CHECK(fields[0].path == "data");
   CHECK(fields[0].val.number == 1);
-  CHECK(fields[0].arrays
+  CHECK(positions(fields[0].arrays)
         == std::vector<pattern::array_position>{{0, 0}, {1, 0}});
   CHECK(fields[2].val.number == 3);
-  CHECK(fields[2].arrays
+  CHECK(positions(fields[2].arrays)
         == std::vector<pattern::array_position>{{0, 1}, {2, 1}});
 }
 
@@ -245,16 +257,54 @@ TEST_CASE("flatten: base64 data is one string field and absent data none",
   CHECK(pattern::flatten(ev).size() == 4);
 }
 
+TEST_CASE("flatten: a reused flat_event holds only the latest event",
+          "[runtime][pattern][flatten]") {
+  event ev;
+  ev.id = "e1";
+  ev.source = "s";
+  ev.type = "t";
+  ev.data = R"({"tags":["a","b","c"],"n":[[1,2]]})";
+  pattern::flat_event fields;
+  pattern::flatten(ev, fields);
+  REQUIRE(fields.size() == 9);
+  CHECK(fields[2].path == "data.tags");
+  CHECK(fields[4].val.text == "c");
+  CHECK(positions(fields[1].arrays)
+        == std::vector<pattern::array_position>{{1, 0}, {2, 1}});
+
+  ev.data = R"({"x":"long enough to need the heap in a std::string"})";
+  ev.subject = "sub";
+  pattern::flatten(ev, fields);
+  std::vector<std::string> got;
+  for (const auto& f : fields)
+    got.push_back(std::string{f.path} + "=" + std::string{f.val.text});
+  CHECK(got
+        == std::vector<std::string>{
+            "data.x=long enough to need the heap in a std::string", "id=e1",
+            "source=s", "specversion=1.0", "subject=sub", "type=t"});
+  CHECK(fields[0].arrays.empty());
+  ev.data = "not json";
+  pattern::flatten(ev, fields);
+  CHECK(fields.size() == 5);
+}
+
 namespace {
+
+/// A flattened field that owns its strings and arrays.
+struct owned_field {
+  std::string path;
+  pattern::value val;
+  std::vector<pattern::array_position> arrays;
+};
 
 /// flatten() as first written (a path string and an array vector per field,
 /// a stable sort of the fields): the reference the optimized one must equal.
 class simple_flattener {
 public:
-  explicit simple_flattener(std::vector<pattern::field>& out) : out_(out) {}
+  explicit simple_flattener(std::vector<owned_field>& out) : out_(out) {}
 
   void add_string(std::string path, std::string_view s) {
-    pattern::field f;
+    owned_field f;
     f.path = std::move(path);
     f.val.kind = pattern::value_kind::string;
     f.val.text = std::string{s};
@@ -280,7 +330,7 @@ public:
     }
     default: break;
     }
-    pattern::field f;
+    owned_field f;
     f.path = path;
     f.arrays = arrays_;
     auto& v = f.val;
@@ -316,13 +366,13 @@ public:
   }
 
 private:
-  std::vector<pattern::field>& out_;
+  std::vector<owned_field>& out_;
   std::vector<pattern::array_position> arrays_;
   uint32_t next_array_id_ = 0;
 };
 
-std::vector<pattern::field> flatten_simply(const event& ev) {
-  std::vector<pattern::field> out;
+std::vector<owned_field> flatten_simply(const event& ev) {
+  std::vector<owned_field> out;
   simple_flattener f{out};
   auto attr = [&](const char* name, const std::string& s) {
     if (!s.empty())
@@ -345,7 +395,7 @@ std::vector<pattern::field> flatten_simply(const event& ev) {
       f.walk_json(ev.data, "data");
   }
   std::stable_sort(out.begin(), out.end(),
-                   [](const pattern::field& a, const pattern::field& b) {
+                   [](const owned_field& a, const owned_field& b) {
                      return a.path < b.path;
                    });
   return out;
@@ -362,7 +412,7 @@ void check_same_fields(const event& ev) {
     CHECK(got[i].val.kind == want[i].val.kind);
     CHECK(got[i].val.text == want[i].val.text);
     CHECK(got[i].val.number == want[i].val.number);
-    CHECK(got[i].arrays == want[i].arrays);
+    CHECK(positions(got[i].arrays) == want[i].arrays);
   }
 }
 
