@@ -373,6 +373,19 @@ caf::expected<std::unique_ptr<host>> host::start(caf::actor_system& sys,
         return self->journal && self->journal->overloaded() ? 1.0 : 0.0;
       });
   d.metrics.add_gauge(
+      "rouse_runs_waiting",
+      "Runs waiting for an event (wait_for), with or without a timeout.",
+      [self] { return double(self->waits_active->load()); });
+  d.metrics.add_gauge(
+      "rouse_wakeups_stored",
+      "Stored wakeups: sleeping runs, wait timeouts and delayed retries.",
+      [self] {
+        if (!self->db)
+          return 0.0;
+        auto n = self->db->count_wakeups();
+        return n ? double(*n) : 0.0;
+      });
+  d.metrics.add_gauge(
       "rouse_exec_running", "Handler processes running.",
       [self] { return self->runner ? double(self->runner->running()) : 0.0; });
   // Handler processes a killed rouse left running would overlap the runs

@@ -15,6 +15,7 @@ wait_for) the matching event on stdin:
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -107,6 +108,25 @@ def send_done(srv, id_, key):
     return r.json["events"][0]["seq"]
 
 
+def gauge(srv, name):
+    r = srv.get("/metrics")
+    m = re.search(r"^%s (\S+)$" % name, r.text, re.M)
+    check(m is not None, "%s on /metrics" % name)
+    return float(m.group(1))
+
+
+def check_gauges(srv, waiting, wakeups, what):
+    """The waits and wakeups gauges reach the expected values (they follow the
+    dispatcher's commits)."""
+    seen = []
+
+    def reached():
+        seen[:] = [gauge(srv, "rouse_runs_waiting"), gauge(srv, "rouse_wakeups_stored")]
+        return seen == [waiting, wakeups]
+    wait_until(reached, 10, "rouse_runs_waiting %d and rouse_wakeups_stored %d %s"
+               % (waiting, wakeups, what))
+
+
 def check_resumed_once(srv, run_id, reason):
     lines = log_lines(srv, run_id)
     check_eq([x["resume"] for x in lines], ["", reason],
@@ -126,6 +146,7 @@ def main():
     run = wait_state(srv, sleeper, "waiting")
     check_eq(run["wait"]["kind"], "sleep", "wait kind of the sleeping run")
     check_eq(run["wait"]["state"], {"step": 1, "key": "s1"}, "stored state")
+    check_gauges(srv, 0, 1, "while one run sleeps")
     slept_at = log_lines(srv, sleeper)[0]["at"]
     srv.kill9()
     srv.start()
@@ -148,6 +169,7 @@ def main():
     srv.kill9()
     srv.start()
     check_eq(state_of(srv, waiter), "waiting", "waiter state after the restart")
+    check_gauges(srv, 1, 1, "while one run waits for an event (1h timeout), after a restart")
     seq = send_done(srv, "done-w1", "w1")
     run = wait_state(srv, waiter, "succeeded")
     lines = check_resumed_once(srv, waiter, "event")
@@ -155,6 +177,7 @@ def main():
     check_eq(wake["event"]["id"], "done-w1", "the matching event on stdin")
     check_eq(lines[1]["stdin"]["state"], {"key": "w1"}, "state of the waiter")
     check_eq(run["wait"]["wake_event_seq"], seq, "wake event seq in the run")
+    check_gauges(srv, 0, 0, "once the waiter resumed")
 
     # --- the event arrives while the handler still runs (lookback) ---
     early = start_work(srv, "l-1", "lookback", "l1")
