@@ -1,8 +1,6 @@
 // The group-commit loop: drain the queue, apply each operation in a nested
 // transaction (so one failing operation, e.g. on a full map, is rolled back
-// alone), commit once, then answer every operation and publish the new events
-// once the commit is on disk (in fsync mode: after the next commit's flush or
-// an explicit sync, see docs/architecture.md "One flush per commit").
+// alone), commit once, then answer every operation and publish the new events.
 #include "runtime/store/journal.hpp"
 
 #include "messages/clock.hpp"
@@ -10,9 +8,7 @@
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
-#include <algorithm>
 #include <chrono>
-#include <optional>
 #include <thread>
 
 namespace rouse::store {
@@ -46,14 +42,6 @@ struct applied {
   std::vector<run_record> created;      // route_op
 };
 
-/// A committed batch whose meta page is not on disk yet: its operations,
-/// their results and its new events, answered and published after a flush.
-struct unsynced_batch {
-  std::vector<write_op> ops;
-  std::vector<applied> results;
-  std::vector<event> fresh;
-};
-
 } // namespace
 
 struct journal::impl {
@@ -68,50 +56,23 @@ struct journal::impl {
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> commits{0};
   std::thread thread;
-  /// In fsync mode, answers wait for the flush after their commit (the
-  /// store's deferred meta sync); false in `os` mode.
-  bool deferred = db.syncs();
-  /// The last committed batch, until a flush covers its meta page.
-  std::optional<unsynced_batch> unsynced;
-  std::chrono::microseconds last_commit{0};
 
   impl(store& s, journal_options o, committed_fn c, commit_observer obs)
       : db(s), opts(o), on_committed(std::move(c)), observer(std::move(obs)) {}
 
   void run() {
     std::vector<write_op> batch(opts.max_batch_ops);
-    if (auto err = db.defer_meta_sync(true)) {
-      // Not fatal: every commit then flushes its meta page itself.
-      deferred = false;
-    }
     for (;;) {
-      // While a batch waits for its flush, wait only briefly for more work:
-      // committing that work flushes the waiting batch's meta page for free.
-      auto n = queue.wait_dequeue_bulk_timed(
-          batch.begin(), batch.size(),
-          unsynced ? linger() : std::chrono::microseconds{50'000});
+      auto n = queue.wait_dequeue_bulk_timed(batch.begin(), batch.size(),
+                                             std::chrono::milliseconds{50});
       if (n == 0) {
-        if (unsynced) {
-          answer_unsynced(db.sync());
-          continue;
-        }
-        if (stopping.load() && backlog.load() == 0) {
-          db.defer_meta_sync(false);
+        if (stopping.load() && backlog.load() == 0)
           return;
-        }
         continue;
       }
       process(batch, n);
       backlog.fetch_sub(n);
     }
-  }
-
-  /// How long a batch waiting for its flush waits for more work before
-  /// flushing alone: about one commit, which is what a flush costs, capped so
-  /// that a lone request on a slow disk waits at most 1 ms longer.
-  std::chrono::microseconds linger() const {
-    return std::clamp(last_commit, std::chrono::microseconds{20},
-                      std::chrono::microseconds{1000});
   }
 
   applied apply(write_txn& parent, write_op& op, int64_t now,
@@ -212,43 +173,11 @@ struct journal::impl {
     if (batch_err)
       fresh.clear();
     commits.fetch_add(1);
-    auto took = std::chrono::steady_clock::now() - started;
-    last_commit = std::chrono::duration_cast<std::chrono::microseconds>(took);
     if (observer)
-      observer(std::chrono::duration<double>(took).count(), n, fresh.size());
-    // The commit's own flush (inside mdb_txn_commit, before it wrote its meta
-    // page) wrote the previous commit's meta page to disk; a failed commit
-    // may not have flushed, so flush explicitly.
-    if (unsynced)
-      answer_unsynced(batch_err ? db.sync() : caf::error{});
-    if (deferred && !batch_err) {
-      unsynced_batch u;
-      u.ops.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        u.ops.push_back(std::move(batch[i]));
-        batch[i] = write_op{};
-      }
-      u.results = std::move(results);
-      u.fresh = std::move(fresh);
-      unsynced = std::move(u);
-      return;
-    }
-    answer(batch.data(), n, results, batch_err, fresh);
-  }
-
-  /// Answers the unsynced batch: with `err` if its flush failed (its events
-  /// are committed all the same, so a retried append finds them as
-  /// duplicates), and publishes its events.
-  void answer_unsynced(caf::error err) {
-    auto u = std::move(*unsynced);
-    unsynced.reset();
-    answer(u.ops.data(), u.ops.size(), u.results, err, u.fresh);
-  }
-
-  /// Answers ops[0, n) (`batch_err` for all, else each its own result) and
-  /// publishes `fresh`.
-  void answer(write_op* ops, std::size_t n, std::vector<applied>& results,
-              const caf::error& batch_err, std::vector<event>& fresh) {
+      observer(std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                             - started)
+                   .count(),
+               n, fresh.size());
     for (std::size_t i = 0; i < n; ++i) {
       caf::error err = batch_err ? batch_err : std::move(results[i].err);
       std::visit(overloaded_fn{
@@ -270,8 +199,8 @@ struct journal::impl {
                          x.done(std::move(err));
                      },
                  },
-                 ops[i]);
-      ops[i] = write_op{};
+                 batch[i]);
+      batch[i] = write_op{};
     }
     if (!fresh.empty() && on_committed)
       on_committed(std::move(fresh));

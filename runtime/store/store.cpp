@@ -242,26 +242,8 @@ caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
 }
 
 store::~store() {
-  if (env_ != nullptr) {
-    // mdb_env_close() does not flush what a deferred meta sync left behind.
-    if (opts_.sync)
-      mdb_env_sync(env_, 1);
+  if (env_ != nullptr)
     mdb_env_close(env_);
-  }
-}
-
-caf::error store::defer_meta_sync(bool on) {
-  if (!opts_.sync)
-    return {};
-  if (auto rc = mdb_env_set_flags(env_, MDB_NOMETASYNC, on ? 1 : 0); rc != 0)
-    return lmdb_error(rc, "set MDB_NOMETASYNC");
-  return on ? caf::error{} : sync();
-}
-
-caf::error store::sync() {
-  if (auto rc = mdb_env_sync(env_, 1); rc != 0)
-    return lmdb_error(rc, "sync");
-  return {};
 }
 
 caf::error store::init() {

@@ -140,22 +140,6 @@ public:
   /// Starts a write transaction.
   caf::expected<write_txn> begin_write();
 
-  /// True in `fsync` durability: a commit returns once its data is on disk.
-  bool syncs() const noexcept { return opts_.sync; }
-
-  /// With `on` (and syncs()), a commit flushes its data pages to disk but
-  /// only writes its meta page: the commit becomes durable with the next
-  /// commit's flush or the next sync(), and a crash before that loses it
-  /// whole, never corrupting the store (LMDB's MDB_NOMETASYNC). Saves one of
-  /// the two device flushes per commit for a writer that answers a commit
-  /// only after the following flush (the journal). Call from the writing
-  /// thread, between transactions.
-  caf::error defer_meta_sync(bool on);
-
-  /// Flushes everything committed so far to disk (after defer_meta_sync, the
-  /// last commit's meta page). Any thread.
-  caf::error sync();
-
   /// Stores `ev` unless (source, id) is a duplicate within the window. Assigns
   /// ev.seq and ev.received_ns (= now_ns) for new events.
   caf::expected<append_result> append(write_txn& txn, event& ev,

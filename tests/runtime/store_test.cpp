@@ -33,16 +33,13 @@ event make_event(std::string id, std::string source = "src",
   return ev;
 }
 
-std::unique_ptr<store::store> open_store(const std::string& dir,
-                                         uint64_t map = 64ull << 20,
-                                         std::chrono::nanoseconds window = 24h,
-                                         bool sync = false) {
+std::unique_ptr<store::store>
+open_store(const std::string& dir, uint64_t map = 64ull << 20,
+           std::chrono::nanoseconds window = 24h) {
   store::store_options opts;
   opts.dir = dir;
   opts.map_size_bytes = map;
-  // Most tests need no power-loss durability; the journal's fsync path has
-  // its own.
-  opts.sync = sync;
+  opts.sync = false; // tests need no power-loss durability
   opts.dedup_window = window;
   auto s = store::store::open(opts);
   REQUIRE(s);
@@ -213,8 +210,8 @@ struct journal_fixture {
   std::condition_variable cv;
   std::vector<event> committed;
 
-  explicit journal_fixture(uint64_t map = 64ull << 20, bool sync = false) {
-    db = open_store(dir.path(), map, 24h, sync);
+  explicit journal_fixture(uint64_t map = 64ull << 20) {
+    db = open_store(dir.path(), map);
   }
 
   store::committed_fn on_committed() {
@@ -231,10 +228,7 @@ struct journal_fixture {
 
 TEST_CASE("journal: concurrent appends share commits and are all acked",
           "[runtime][store][journal]") {
-  // In fsync mode a batch is answered after the next commit's flush.
-  bool sync = GENERATE(false, true);
-  INFO("fsync: " << sync);
-  journal_fixture fx{64ull << 20, sync};
+  journal_fixture fx;
   store::journal j{*fx.db, {}, fx.on_committed()};
   constexpr int producers = 4;
   constexpr int per_producer = 500;
@@ -315,9 +309,7 @@ TEST_CASE("journal: a route op stores runs and checkpoint together",
 TEST_CASE(
     "journal: a full map fails the writes that do not fit, keeps the rest",
     "[runtime][store][journal]") {
-  bool sync = GENERATE(false, true);
-  INFO("fsync: " << sync);
-  journal_fixture fx{1 << 20, sync}; // 1 MiB map
+  journal_fixture fx{1 << 20}; // 1 MiB map
   store::journal j{*fx.db, {}, {}};
   auto append = [&](std::string id, size_t bytes) {
     std::promise<caf::expected<std::vector<store::append_outcome>>> p;
@@ -359,61 +351,9 @@ TEST_CASE(
   CHECK(small->front().seq == static_cast<uint64_t>(stored + 1));
 }
 
-TEST_CASE("journal (fsync): a lone write is answered, published and durable",
-          "[runtime][store][journal]") {
-  // No later commit flushes its meta page: the journal syncs on its own.
-  test::temp_dir dir;
-  {
-    auto db = open_store(dir.path(), 64ull << 20, 24h, true);
-    std::mutex mx;
-    std::condition_variable cv;
-    std::vector<uint64_t> published;
-    std::vector<std::string> order;
-    store::journal j{*db, {}, [&](std::vector<event>&& evs) {
-                       std::lock_guard<std::mutex> guard{mx};
-                       for (auto& ev : evs)
-                         published.push_back(ev.seq);
-                       order.push_back("published");
-                       cv.notify_all();
-                     }};
-    for (int round = 0; round < 3; ++round) {
-      std::promise<caf::expected<std::vector<store::append_outcome>>> answer;
-      store::append_op op;
-      op.events.push_back(make_event("lone-" + std::to_string(round)));
-      op.done = [&](caf::expected<std::vector<store::append_outcome>> r) {
-        {
-          std::lock_guard<std::mutex> guard{mx};
-          order.push_back("answered");
-        }
-        answer.set_value(std::move(r));
-      };
-      j.submit(std::move(op));
-      auto fut = answer.get_future();
-      REQUIRE(fut.wait_for(10s) == std::future_status::ready);
-      auto r = fut.get();
-      REQUIRE(r);
-      REQUIRE(r->size() == 1);
-      CHECK(r->front().seq == static_cast<uint64_t>(round + 1));
-      std::unique_lock<std::mutex> guard{mx};
-      REQUIRE(cv.wait_for(guard, 10s, [&] {
-        return published.size() == static_cast<std::size_t>(round + 1);
-      }));
-      // Answers come before the events go to the routers, as without the
-      // deferred flush.
-      CHECK(order.back() == "published");
-      CHECK(order[order.size() - 2] == "answered");
-    }
-    j.stop();
-  }
-  auto db = open_store(dir.path(), 64ull << 20, 24h, true);
-  CHECK(db->last_seq() == 3);
-}
-
 TEST_CASE("journal: stop commits what is queued, later submits fail",
           "[runtime][store][journal]") {
-  bool sync = GENERATE(false, true);
-  INFO("fsync: " << sync);
-  journal_fixture fx{64ull << 20, sync};
+  journal_fixture fx;
   store::journal j{*fx.db, {}, {}};
   std::atomic<int> ok{0};
   for (int i = 0; i < 100; ++i) {
