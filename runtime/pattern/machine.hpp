@@ -71,7 +71,7 @@ public:
   /// key can stand for them (e.g. `{}` or only `exists: false`).
   std::size_t unanchored() const noexcept;
 
-  /// The machine's internal form; defined in machine.cpp.
+  /// The machine's internal form; defined in machine_impl.hpp.
   struct impl;
 
   explicit machine(std::unique_ptr<impl> state);
