@@ -808,12 +808,6 @@ caf::error store::put_budget(write_txn& txn, std::string_view trigger,
 caf::expected<std::vector<budget_usage>>
 store::budgets(std::string_view trigger) const {
   auto prefix = budget_db_key(trigger, "");
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), meta_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<budget_usage> result;
   if (auto err = scan_meta(prefix, [&](std::string_view, std::string_view v) {
         if (auto u = decode_budget(v))
