@@ -5,6 +5,7 @@
 
 #include "runtime/config/parse.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -159,6 +160,9 @@ struct flow_policy {
     std::string key;
     /// delay: a run over the rate waits for a token; drop: it is skipped.
     enum mode_t { delay, drop } mode = delay;
+    /// The config spelling of each mode_t, in order.
+    static constexpr std::array<std::string_view, 2> mode_names{"delay",
+                                                                "drop"};
   } rate;
 
   /// Runs once with the last event of a burst, after `period` without a new
@@ -192,6 +196,9 @@ struct flow_policy {
     /// skip: a new run while one is active is skipped; cancel: the new run
     /// replaces a queued one, or stops a running one and starts after it.
     enum mode_t { skip, cancel } mode = skip;
+    /// The config spelling of each mode_t, in order.
+    static constexpr std::array<std::string_view, 2> mode_names{"skip",
+                                                                "cancel"};
   } singleton;
 
   /// Bound on the runs waiting for a slot (or a token).
@@ -201,6 +208,9 @@ struct flow_policy {
     /// oldest waiting run is skipped; latest_wins: the new run replaces the
     /// newest waiting run with its key (or the newest waiting run).
     enum on_full_t { reject, drop_oldest, latest_wins } on_full = reject;
+    /// The config spelling of each on_full_t, in order.
+    static constexpr std::array<std::string_view, 3> on_full_names{
+        "reject", "drop_oldest", "latest_wins"};
   } queue;
 
   /// After `failures` consecutive failed runs, no run starts for `cool_off`;
@@ -210,6 +220,8 @@ struct flow_policy {
     std::chrono::milliseconds cool_off{60'000}; ///< > 0
     /// queue: runs wait while open; dlq: new runs go to the dead-letter queue.
     enum mode_t { queue, dlq } mode = queue;
+    /// The config spelling of each mode_t, in order.
+    static constexpr std::array<std::string_view, 2> mode_names{"queue", "dlq"};
   } circuit;
 
   /// Spending limits per window of `per`: once `runs` runs started or their

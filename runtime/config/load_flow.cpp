@@ -61,7 +61,7 @@ bool loader::load_rate(const field& f, flow_policy::rate_policy& rate) {
     if (auto s = get_key(*v))
       rate.key = std::move(*s);
   if (auto v = find(m, "mode"))
-    if (auto i = get_choice(*v, {"delay", "drop"}))
+    if (auto i = get_choice(*v, rate.mode_names))
       rate.mode = static_cast<flow_policy::rate_policy::mode_t>(*i);
   return errors_.size() == errors_before;
 }
@@ -192,7 +192,7 @@ bool loader::load_singleton(const field& f,
     if (auto s = get_key(*v))
       singleton.key = std::move(*s);
   if (auto v = find(m, "mode"))
-    if (auto i = get_choice(*v, {"skip", "cancel"}))
+    if (auto i = get_choice(*v, singleton.mode_names))
       singleton.mode = static_cast<flow_policy::singleton_policy::mode_t>(*i);
   return errors_.size() == errors_before;
 }
@@ -209,7 +209,7 @@ bool loader::load_queue(const field& f, flow_policy::queue_policy& queue) {
     missing(f, "max", "the most runs waiting, e.g. 1000");
   }
   if (auto v = find(m, "on_full"))
-    if (auto i = get_choice(*v, {"reject", "drop_oldest", "latest_wins"}))
+    if (auto i = get_choice(*v, queue.on_full_names))
       queue.on_full = static_cast<flow_policy::queue_policy::on_full_t>(*i);
   return errors_.size() == errors_before;
 }
@@ -230,7 +230,7 @@ bool loader::load_circuit(const field& f,
     if (auto d = get_positive_duration(*v))
       circuit.cool_off = *d;
   if (auto v = find(m, "mode"))
-    if (auto i = get_choice(*v, {"queue", "dlq"}))
+    if (auto i = get_choice(*v, circuit.mode_names))
       circuit.mode = static_cast<flow_policy::circuit_policy::mode_t>(*i);
   return errors_.size() == errors_before;
 }

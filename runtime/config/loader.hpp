@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -144,7 +145,8 @@ private:
   std::optional<std::string> get_key(const field& f);
 
   /// Returns the index of the scalar `f` in `names`.
-  std::optional<size_t> get_choice(const field& f, key_list names);
+  std::optional<size_t> get_choice(const field& f,
+                                   std::span<const std::string_view> names);
   std::optional<uint64_t> get_size(const field& f, uint64_t min,
                                    std::string_view min_text);
   std::optional<std::string> get_secret(const field& f);

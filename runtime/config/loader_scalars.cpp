@@ -96,15 +96,9 @@ std::optional<std::string> loader::get_key(const field& f) {
   return s;
 }
 
-std::optional<size_t> loader::get_choice(const field& f, key_list names) {
-  std::string expected;
-  size_t i = 0;
-  for (auto name : names) {
-    if (i > 0)
-      expected += i + 1 == names.size() ? " or " : ", ";
-    expected += name;
-    ++i;
-  }
+std::optional<size_t>
+loader::get_choice(const field& f, std::span<const std::string_view> names) {
+  auto expected = one_of(names);
   auto s = get_scalar(f, expected);
   if (!s)
     return std::nullopt;

@@ -104,6 +104,16 @@ std::optional<double> parse_positive_number(std::string_view text) {
   return x;
 }
 
+std::string one_of(std::span<const std::string_view> names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0)
+      out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
 caf::expected<uint64_t> parse_size(std::string_view text) {
   auto digits = count_digits(text);
   auto unit = text.substr(digits);

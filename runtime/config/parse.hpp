@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,9 @@ namespace rouse::config {
 /// The longest duration any config field accepts: 36500 days (100 years), so
 /// every duration fits in nanoseconds and can be added to a clock's now().
 inline constexpr std::chrono::milliseconds max_duration{36500LL * 86400 * 1000};
+
+/// Returns `names` as a list for an error message: "a, b or c".
+std::string one_of(std::span<const std::string_view> names);
 
 /// Returns the duration written as `<digits><unit>` with unit one of
 /// `ms|s|m|h|d` (e.g. "200ms", "90s", "24h", "1d"); bare digits are seconds.

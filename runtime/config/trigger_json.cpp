@@ -134,23 +134,14 @@ caf::expected<std::string> get_key(element e, const std::string& path) {
 }
 
 /// Returns the index of the string `e` in `names`.
-caf::expected<size_t>
-get_choice(element e, const std::string& path,
-           std::initializer_list<std::string_view> names) {
-  std::string expected;
-  size_t i = 0;
-  for (auto name : names) {
-    if (i > 0)
-      expected += i + 1 == names.size() ? " or " : ", ";
-    expected += name;
-    ++i;
-  }
+caf::expected<size_t> get_choice(element e, const std::string& path,
+                                 std::span<const std::string_view> names) {
   std::string_view s;
   if (e.get_string().get(s) == simdjson::SUCCESS)
-    for (i = 0; i < names.size(); ++i)
-      if (names.begin()[i] == s)
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == s)
         return i;
-  return fail(path, "expected " + expected + ", got " + describe_value(e));
+  return fail(path, "expected " + one_of(names) + ", got " + describe_value(e));
 }
 
 /// Sets `out` from the optional member `key` of `obj` with `get`; a member
@@ -210,7 +201,7 @@ caf::error parse_rate(element e, flow_policy::rate_policy& rate) {
     return get_uint(x, path, 1, 1'000'000);
   };
   auto mode = [](element x, const std::string& path) {
-    return get_choice(x, path, {"delay", "drop"});
+    return get_choice(x, path, flow_policy::rate_policy::mode_names);
   };
   if (auto err = read_member(*obj, "rate", "limit", rate.limit, limit))
     return err;
@@ -334,7 +325,7 @@ caf::error parse_singleton(element e,
     return err;
   singleton.enabled = true;
   auto mode = [](element x, const std::string& path) {
-    return get_choice(x, path, {"skip", "cancel"});
+    return get_choice(x, path, flow_policy::singleton_policy::mode_names);
   };
   if (auto err = read_member(obj, "singleton", "key", singleton.key, get_key))
     return err;
@@ -353,7 +344,7 @@ caf::error parse_queue(element e, flow_policy::queue_policy& queue) {
     return get_uint(x, path, 1, 10'000'000);
   };
   auto on_full = [](element x, const std::string& path) {
-    return get_choice(x, path, {"reject", "drop_oldest", "latest_wins"});
+    return get_choice(x, path, flow_policy::queue_policy::on_full_names);
   };
   if (auto err = read_member(*obj, "queue", "max", queue.max, max))
     return err;
@@ -373,7 +364,7 @@ caf::error parse_circuit(element e, flow_policy::circuit_policy& circuit) {
     return get_uint(x, path, 1, 1000);
   };
   auto mode = [](element x, const std::string& path) {
-    return get_choice(x, path, {"queue", "dlq"});
+    return get_choice(x, path, flow_policy::circuit_policy::mode_names);
   };
   if (auto err =
           read_member(*obj, "circuit", "failures", circuit.failures, failures))
@@ -676,8 +667,7 @@ void write_flow(json::object_writer& w, const flow_policy& flow) {
     json::object_writer p;
     p.field("limit", uint64_t{r.limit}).field("per", format_duration(r.per));
     with_key(p, r.key);
-    p.field("mode",
-            r.mode == flow_policy::rate_policy::drop ? "drop" : "delay");
+    p.field("mode", r.mode_names[r.mode]);
     w.raw("rate", p.finish());
   }
   if (const auto& d = flow.debounce; d.period.count() > 0) {
@@ -710,22 +700,20 @@ void write_flow(json::object_writer& w, const flow_policy& flow) {
   if (const auto& sg = flow.singleton; sg.enabled) {
     json::object_writer p;
     with_key(p, sg.key);
-    p.field("mode", sg.mode == flow_policy::singleton_policy::cancel ? "cancel"
-                                                                     : "skip");
+    p.field("mode", sg.mode_names[sg.mode]);
     w.raw("singleton", p.finish());
   }
   if (const auto& q = flow.queue; q.max > 0) {
-    constexpr const char* on_full[] = {"reject", "drop_oldest", "latest_wins"};
     json::object_writer p;
-    p.field("max", uint64_t{q.max}).field("on_full", on_full[q.on_full]);
+    p.field("max", uint64_t{q.max})
+        .field("on_full", q.on_full_names[q.on_full]);
     w.raw("queue", p.finish());
   }
   if (const auto& c = flow.circuit; c.failures > 0) {
     json::object_writer p;
     p.field("failures", uint64_t{c.failures})
         .field("cool_off", format_duration(c.cool_off))
-        .field("mode",
-               c.mode == flow_policy::circuit_policy::dlq ? "dlq" : "queue");
+        .field("mode", c.mode_names[c.mode]);
     w.raw("circuit", p.finish());
   }
   if (const auto& b = flow.budget; b.on()) {
