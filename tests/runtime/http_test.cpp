@@ -3,6 +3,7 @@
 // pipelining, asynchronous responders and shutdown.
 #include "runtime/http/client.hpp"
 #include "runtime/http/server.hpp"
+#include "runtime/http/wire.hpp"
 #include "runtime/json/writer.hpp"
 
 #include <utility> // Boost 1.74 Asio under C++20 needs it before Asio.
@@ -36,6 +37,7 @@
 using namespace rouse;
 using namespace rouse::http;
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 
 namespace {
 
@@ -618,4 +620,77 @@ TEST_CASE("http: json_quote escapes and error_response wraps",
   CHECK(res.status == 404);
   CHECK(res.content_type == "application/json");
   CHECK(res.body == R"({"error":"no run \"7\""})");
+}
+
+TEST_CASE("http: percent_decode decodes escapes and rejects bad ones",
+          "[runtime][http]") {
+  auto decode = [](std::string_view in, bool plus) {
+    std::string out = ">";
+    bool ok = percent_decode(in, plus, out);
+    return std::make_pair(ok, out);
+  };
+  CHECK(decode("a%20b%2fc%2F", false) == std::make_pair(true, ">a b/c/"s));
+  CHECK(decode("a+b", false) == std::make_pair(true, ">a+b"s));
+  CHECK(decode("a+b", true) == std::make_pair(true, ">a b"s));
+  CHECK(decode("caf%C3%A9", false) == std::make_pair(true, ">caf\xc3\xa9"s));
+  CHECK(decode("", false) == std::make_pair(true, ">"s));
+  for (auto bad : {"%", "%4", "a%", "%zz", "%4g", "%00", "x%00y"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(decode(bad, false).first);
+  }
+}
+
+TEST_CASE("http: parse_target splits path and query", "[runtime][http]") {
+  using query_t = std::vector<std::pair<std::string, std::string>>;
+  std::string path;
+  query_t query;
+  auto parse = [&](std::string_view target) {
+    path.clear();
+    query.clear();
+    return parse_target(target, path, query);
+  };
+  REQUIRE(parse("/a%2Fb/c?x=1&y=&z&&q=a+b%26c#frag=1"));
+  CHECK(path == "/a/b/c");
+  CHECK(query == query_t{{"x", "1"}, {"y", ""}, {"z", ""}, {"q", "a b&c"}});
+  REQUIRE(parse("/p+q"));
+  CHECK(path == "/p+q");
+  CHECK(query.empty());
+  REQUIRE(parse("*"));
+  CHECK(path == "*");
+  REQUIRE(parse("http://127.0.0.1:8080/api/runs?state=failed"));
+  CHECK(path == "/api/runs");
+  CHECK(query == query_t{{"state", "failed"}});
+  REQUIRE(parse("http://127.0.0.1"));
+  CHECK(path == "/");
+  REQUIRE(parse("http://127.0.0.1?a=1"));
+  CHECK(path == "/");
+  CHECK(query == query_t{{"a", "1"}});
+  REQUIRE(parse("/?"));
+  CHECK(path == "/");
+  CHECK(query.empty());
+  for (auto bad :
+       {"", "api/runs", "/%zz", "/a%00", "/?a=%", "/?%=1", "ftp:/x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse(bad));
+  }
+}
+
+TEST_CASE("http: extra headers are checked before they are written",
+          "[runtime][http]") {
+  CHECK(is_field_value("text/plain; charset=utf-8"));
+  CHECK(is_field_value(""));
+  CHECK_FALSE(is_field_value("a\r\nSet-Cookie: x"));
+  CHECK_FALSE(is_field_value("a\nb"));
+  CHECK_FALSE(is_field_value(std::string_view{"a\0b", 3}));
+  CHECK(is_extra_header_allowed({"Retry-After", "5"}));
+  CHECK(is_extra_header_allowed({"X-Rouse-Run~1", "r1"}));
+  CHECK_FALSE(is_extra_header_allowed({"", "x"}));
+  CHECK_FALSE(is_extra_header_allowed({"Bad Name", "x"}));
+  CHECK_FALSE(is_extra_header_allowed({"X:y", "x"}));
+  CHECK_FALSE(is_extra_header_allowed({"Location", "/a\r\nX: 1"}));
+  for (auto own : {"Server", "content-length", "CONTENT-TYPE", "Connection",
+                   "Transfer-Encoding"}) {
+    CAPTURE(own);
+    CHECK_FALSE(is_extra_header_allowed({own, "x"}));
+  }
 }
