@@ -52,18 +52,6 @@ std::optional<uint64_t> parse_u64(const std::string* s) {
   return x;
 }
 
-int status_for(const caf::error& err) {
-  if (is(err, errc::storage_full))
-    return 507;
-  if (is(err, errc::shutting_down) || is(err, errc::overloaded))
-    return 503;
-  if (is(err, errc::invalid_input))
-    return 400;
-  if (is(err, errc::too_large))
-    return 413;
-  return 500;
-}
-
 class api {
 public:
   explicit api(api_config cfg) : cfg_(std::move(cfg)) {
@@ -465,6 +453,24 @@ private:
 };
 
 } // namespace
+
+int status_for(const caf::error& err) {
+  if (is(err, errc::storage_full))
+    return 507;
+  if (is(err, errc::shutting_down) || is(err, errc::overloaded))
+    return 503;
+  if (is(err, errc::invalid_input))
+    return 400;
+  if (is(err, errc::too_large))
+    return 413;
+  return 500;
+}
+
+admin_reply error_reply(int status, std::string_view message) {
+  json::object_writer w;
+  w.field("error", message);
+  return {status, w.finish()};
+}
 
 std::function<void(caf::expected<std::vector<store::append_outcome>>)>
 answer_append(http::responder respond, std::atomic<uint64_t>* received,

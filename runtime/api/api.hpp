@@ -33,6 +33,14 @@ struct admin_reply {
 
 using admin_done = std::function<void(admin_reply)>;
 
+/// The HTTP status for a failed storage or journal operation: 507 when the
+/// store is full, 503 shutting down or overloaded, 400 invalid input, 413 too
+/// large, otherwise 500.
+int status_for(const caf::error& err);
+
+/// Returns an admin_reply of `status` with the body {"error": message}.
+admin_reply error_reply(int status, std::string_view message);
+
 /// Trigger management and explain, implemented by the host because they need
 /// the live trigger table. Thread safety: called from any HTTP thread at once.
 class trigger_admin {
