@@ -1,19 +1,11 @@
 // Request-target decoding and header checks (see wire.hpp).
 #include "runtime/http/wire.hpp"
 
+#include <charconv>
+
 namespace rouse::http {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 bool is_token_char(unsigned char c) {
   if (c >= 'a' && c <= 'z')
@@ -35,11 +27,12 @@ bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
     if (ch == '%') {
       if (i + 2 >= in.size())
         return false;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+      const char* hex = in.data() + i + 1;
+      unsigned byte = 0;
+      auto [end, ec] = std::from_chars(hex, hex + 2, byte, 16);
+      if (ec != std::errc{} || end != hex + 2 || byte == 0)
         return false;
-      ch = static_cast<char>(hi * 16 + lo);
+      ch = static_cast<char>(byte);
       i += 2;
     } else if (ch == '+' && plus_is_space) {
       ch = ' ';

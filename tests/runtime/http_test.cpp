@@ -634,7 +634,8 @@ TEST_CASE("http: percent_decode decodes escapes and rejects bad ones",
   CHECK(decode("a+b", true) == std::make_pair(true, ">a b"s));
   CHECK(decode("caf%C3%A9", false) == std::make_pair(true, ">caf\xc3\xa9"s));
   CHECK(decode("", false) == std::make_pair(true, ">"s));
-  for (auto bad : {"%", "%4", "a%", "%zz", "%4g", "%00", "x%00y"}) {
+  for (auto bad : {"%", "%4", "a%", "%zz", "%4g", "%00", "x%00y", "%+1", "%-1",
+                   "% 1", "%0x1"}) {
     CAPTURE(bad);
     CHECK_FALSE(decode(bad, false).first);
   }
