@@ -99,19 +99,16 @@ store::find_events(std::string_view id) const {
   if (txn.rc() != 0)
     return lmdb_error(txn.rc(), "begin read");
   auto prefix = id_key(id, "");
-  cursor cur{txn.get(), ids_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<uint64_t> seqs;
-  MDB_val k = to_val(prefix);
-  MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0;
-       rc = cur.get(k, v, MDB_NEXT)) {
-    if (!to_view(k).starts_with(prefix))
-      break;
-    if (v.mv_size == 16)
-      seqs.push_back(get_u64_be(v.mv_data));
-  }
+  auto collect = [&](std::string_view k, std::string_view v) {
+    if (!k.starts_with(prefix))
+      return false;
+    if (v.size() == 16)
+      seqs.push_back(get_u64_be(v.data()));
+    return true;
+  };
+  if (auto err = for_each_entry(txn.get(), ids_db_, prefix, collect))
+    return err;
   std::sort(seqs.begin(), seqs.end());
   std::vector<event> result;
   for (auto seq : seqs) {
@@ -130,23 +127,20 @@ store::find_events(std::string_view id) const {
 
 caf::expected<std::vector<event>> store::read_events(uint64_t from_seq,
                                                      std::size_t limit) const {
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), events_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<event> result;
-  auto start = u64_key(from_seq);
-  MDB_val k = to_val(start);
-  MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0 && result.size() < limit;
-       rc = cur.get(k, v, MDB_NEXT)) {
+  auto read_event = [&](std::string_view,
+                        std::string_view v) -> caf::expected<bool> {
+    if (result.size() >= limit)
+      return false;
     event ev;
-    if (auto err = decode(to_view(v), ev))
+    if (auto err = decode(v, ev))
       return err;
     result.push_back(std::move(ev));
-  }
+    return true;
+  };
+  auto start = u64_key(from_seq);
+  if (auto err = for_each_entry(env_, events_db_, start, read_event))
+    return err;
   return result;
 }
 

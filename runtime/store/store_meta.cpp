@@ -52,18 +52,14 @@ caf::expected<uint64_t> store::checkpoint(std::string_view consumer) const {
 
 caf::expected<std::vector<std::pair<std::string, uint64_t>>>
 store::checkpoints() const {
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), checkpoints_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<std::pair<std::string, uint64_t>> result;
-  MDB_val k, v;
-  for (auto rc = cur.get(k, v, MDB_FIRST); rc == 0;
-       rc = cur.get(k, v, MDB_NEXT))
-    if (v.mv_size == 8)
-      result.emplace_back(std::string{to_view(k)}, get_u64_be(v.mv_data));
+  auto read_checkpoint = [&](std::string_view k, std::string_view v) {
+    if (v.size() == 8)
+      result.emplace_back(std::string{k}, get_u64_be(v.data()));
+    return true;
+  };
+  if (auto err = for_each_entry(env_, checkpoints_db_, "", read_checkpoint))
+    return err;
   return result;
 }
 
@@ -91,17 +87,13 @@ caf::expected<bool> store::delete_trigger(write_txn& txn,
 
 caf::expected<std::vector<std::pair<std::string, std::string>>>
 store::triggers() const {
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), triggers_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<std::pair<std::string, std::string>> result;
-  MDB_val k, v;
-  for (auto rc = cur.get(k, v, MDB_FIRST); rc == 0;
-       rc = cur.get(k, v, MDB_NEXT))
-    result.emplace_back(std::string{to_view(k)}, std::string{to_view(v)});
+  auto read_trigger = [&](std::string_view k, std::string_view v) {
+    result.emplace_back(std::string{k}, std::string{v});
+    return true;
+  };
+  if (auto err = for_each_entry(env_, triggers_db_, "", read_trigger))
+    return err;
   return result;
 }
 
@@ -110,18 +102,13 @@ store::triggers() const {
 caf::error store::scan_meta(
     std::string_view prefix,
     const std::function<void(std::string_view, std::string_view)>& f) const {
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), meta_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
-  MDB_val k = to_val(prefix);
-  MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
-       rc == 0 && to_view(k).starts_with(prefix); rc = cur.get(k, v, MDB_NEXT))
-    f(to_view(k), to_view(v));
-  return {};
+  auto visit = [&](std::string_view k, std::string_view v) {
+    if (!k.starts_with(prefix))
+      return false;
+    f(k, v);
+    return true;
+  };
+  return for_each_entry(env_, meta_db_, prefix, visit);
 }
 
 caf::error store::put_state(write_txn& txn, std::string_view key,

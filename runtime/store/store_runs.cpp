@@ -27,14 +27,16 @@ std::string state_key(run_state state, std::string_view run_id) {
   return key;
 }
 
-} // namespace
-
-caf::expected<bool> store::put_run_if_absent(write_txn& txn,
-                                             const run_record& run) {
+// Writes `run` to `runs_db` with mdb_put `flags` and adds it to the
+// runs_by_state index; returns false, writing nothing, when MDB_NOOVERWRITE
+// finds the id taken.
+caf::expected<bool> write_run(MDB_txn* txn, MDB_dbi runs_db,
+                              MDB_dbi runs_by_state_db, const run_record& run,
+                              unsigned flags) {
   auto bytes = encode(run);
   MDB_val k = to_val(run.id);
   MDB_val v = to_val(bytes);
-  auto rc = mdb_put(txn.txn_, runs_db_, &k, &v, MDB_NOOVERWRITE);
+  auto rc = mdb_put(txn, runs_db, &k, &v, flags);
   if (rc == MDB_KEYEXIST)
     return false;
   if (rc != 0)
@@ -42,9 +44,16 @@ caf::expected<bool> store::put_run_if_absent(write_txn& txn,
   auto sk = state_key(run.current(), run.id);
   MDB_val skv = to_val(sk);
   MDB_val empty{0, nullptr};
-  if ((rc = mdb_put(txn.txn_, runs_by_state_db_, &skv, &empty, 0)) != 0)
+  if ((rc = mdb_put(txn, runs_by_state_db, &skv, &empty, 0)) != 0)
     return lmdb_error(rc, "store run state index");
   return true;
+}
+
+} // namespace
+
+caf::expected<bool> store::put_run_if_absent(write_txn& txn,
+                                             const run_record& run) {
+  return write_run(txn.txn_, runs_db_, runs_by_state_db_, run, MDB_NOOVERWRITE);
 }
 
 caf::error store::put_run(write_txn& txn, const run_record& run) {
@@ -65,15 +74,9 @@ caf::error store::put_run(write_txn& txn, const run_record& run) {
   } else if (rc != MDB_NOTFOUND) {
     return lmdb_error(rc, "read run");
   }
-  auto bytes = encode(run);
-  MDB_val v = to_val(bytes);
-  if ((rc = mdb_put(txn.txn_, runs_db_, &k, &v, 0)) != 0)
-    return lmdb_error(rc, "store run");
-  auto sk = state_key(run.current(), run.id);
-  MDB_val skv = to_val(sk);
-  MDB_val empty{0, nullptr};
-  if ((rc = mdb_put(txn.txn_, runs_by_state_db_, &skv, &empty, 0)) != 0)
-    return lmdb_error(rc, "store run state index");
+  auto written = write_run(txn.txn_, runs_db_, runs_by_state_db_, run, 0);
+  if (!written)
+    return std::move(written.error());
   return {};
 }
 
@@ -114,19 +117,16 @@ store::list_runs(const run_filter& filter) const {
   if (filter.state) {
     // Collect the state's run ids, then walk them newest first.
     std::vector<std::string> ids;
-    cursor cur{txn.get(), runs_by_state_db_};
-    if (cur.rc() != 0)
-      return lmdb_error(cur.rc(), "open cursor");
     std::string prefix(1, static_cast<char>(*filter.state));
-    MDB_val k = to_val(prefix);
-    MDB_val v;
-    for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0;
-         rc = cur.get(k, v, MDB_NEXT)) {
-      auto key = to_view(k);
-      if (key.empty() || key[0] != prefix[0])
-        break;
-      ids.emplace_back(key.substr(1));
-    }
+    auto collect = [&](std::string_view k, std::string_view) {
+      if (!k.starts_with(prefix))
+        return false;
+      ids.emplace_back(k.substr(1));
+      return true;
+    };
+    if (auto err =
+            for_each_entry(txn.get(), runs_by_state_db_, prefix, collect))
+      return err;
     for (auto i = ids.rbegin(); i != ids.rend() && result.size() < filter.limit;
          ++i) {
       MDB_val rk = to_val(*i);
@@ -164,23 +164,19 @@ store::runs_for_event(uint64_t seq) const {
   // Run ids start with the event's seq as 16 hex digits and a '-'
   // (make_run_id), so the runs of one event are one key range.
   auto prefix = make_run_id(seq, "");
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), runs_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   std::vector<run_record> result;
-  MDB_val k = to_val(prefix);
-  MDB_val v;
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE);
-       rc == 0 && to_view(k).starts_with(prefix);
-       rc = cur.get(k, v, MDB_NEXT)) {
+  auto read_run = [&](std::string_view k,
+                      std::string_view v) -> caf::expected<bool> {
+    if (!k.starts_with(prefix))
+      return false;
     run_record run;
-    if (auto err = decode(to_view(v), run))
+    if (auto err = decode(v, run))
       return err;
     result.push_back(std::move(run));
-  }
+    return true;
+  };
+  if (auto err = for_each_entry(env_, runs_db_, prefix, read_run))
+    return err;
   return result;
 }
 

@@ -71,33 +71,30 @@ store::read_wakeups(const wakeup_key& from, std::size_t limit) const {
   std::vector<wakeup> result;
   if (limit == 0)
     return result;
-  read_txn txn{env_};
-  if (txn.rc() != 0)
-    return lmdb_error(txn.rc(), "begin read");
-  cursor cur{txn.get(), timers_db_};
-  if (cur.rc() != 0)
-    return lmdb_error(cur.rc(), "open cursor");
   // A bound no stored key can have (a negative time, an over-long owner) is
   // clamped to one LMDB accepts; keys below `from` are skipped below.
   std::string start;
   put_u64_be(start, static_cast<uint64_t>(std::max<int64_t>(from.due_ns, 0)));
   start.append(from.owner, 0,
                std::min(from.owner.size(), max_wakeup_owner_bytes));
-  MDB_val k = to_val(start);
-  MDB_val v;
   result.reserve(std::min<std::size_t>(limit, 4096));
-  for (auto rc = cur.get(k, v, MDB_SET_RANGE); rc == 0 && result.size() < limit;
-       rc = cur.get(k, v, MDB_NEXT)) {
-    if (k.mv_size <= 8)
+  auto read_wakeup = [&](std::string_view k,
+                         std::string_view v) -> caf::expected<bool> {
+    if (result.size() >= limit)
+      return false;
+    if (k.size() <= 8)
       return lmdb_error(MDB_CORRUPTED, "read wakeup");
     wakeup w;
-    w.due_ns = static_cast<int64_t>(get_u64_be(k.mv_data));
-    w.owner = to_view(k).substr(8);
+    w.due_ns = static_cast<int64_t>(get_u64_be(k.data()));
+    w.owner = k.substr(8);
     if (w.due_ns == from.due_ns && w.owner < from.owner)
-      continue;
-    w.payload = to_view(v);
+      return true;
+    w.payload = v;
     result.push_back(std::move(w));
-  }
+    return true;
+  };
+  if (auto err = for_each_entry(env_, timers_db_, start, read_wakeup))
+    return err;
   return result;
 }
 
