@@ -103,6 +103,15 @@ run_outcome succeeded() {
   return out;
 }
 
+/// Returns a decision that answers a first start with `first()` (called when
+/// the request arrives, so wall-clock times in it are fresh) and a resume with
+/// success.
+decide_fn first_then_succeed(std::function<run_outcome()> first) {
+  return [first = std::move(first)](const run_request& req) {
+    return req.resume.empty() ? first() : succeeded();
+  };
+}
+
 struct gate_state {
   bool open = false;
   std::vector<caf::response_promise> held;
@@ -174,6 +183,29 @@ std::string last_history(const caf::expected<std::optional<run_record>>& got) {
     return "(no such run)";
   return history_of(**got);
 }
+
+/// The states a run that waited once goes through: started, waiting, woken
+/// (pending), started again, succeeded.
+const std::vector<std::string> resumed_once = {
+    "pending", "running", "waiting", "pending", "running", "succeeded"};
+
+/// Checks the first start of a run: no resume, no state, no wake event.
+void check_first_start(const run_request& req, const std::string& event_id) {
+  CHECK(req.attempt == 1);
+  CHECK(req.ev.id == event_id);
+  CHECK(req.resume.empty());
+  CHECK(req.state.empty());
+  CHECK(req.wake_event.empty());
+}
+
+/// A run that waited once, was woken and succeeded.
+struct resumed_run {
+  run_record run;
+  /// The handler's answer to the first start: the wait the run asked for.
+  run_outcome first_answer;
+  /// The request that resumed the run.
+  run_request resumed;
+};
 
 /// A host with one trigger, `work` (on demo.work), run by a scripted actor
 /// handler.
@@ -306,6 +338,21 @@ public:
     }
   }
 
+  /// Waits for run `run_id` (started by event `event_id`) to end; checks that
+  /// it succeeded after one wait and that the handler saw its first start and
+  /// one resume.
+  resumed_run await_resumed_once(const std::string& run_id,
+                                 const std::string& event_id) {
+    auto run = await_terminal(run_id);
+    INFO("history of run " << run_id << ":\n" << history_of(run));
+    CHECK(run.current() == run_state::succeeded);
+    CHECK(states_of(run) == resumed_once);
+    auto seen = log().for_run(run_id);
+    REQUIRE(seen.size() == 2);
+    check_first_start(seen[0].req, event_id);
+    return {std::move(run), seen[0].answer, seen[1].req};
+  }
+
 private:
   test::temp_dir dir_;
   caf::actor_system_config cfg_;
@@ -316,23 +363,9 @@ private:
   std::unique_ptr<host> host_;
 };
 
-/// The states every case's run goes through: started, waiting, woken
-/// (pending), started again, succeeded.
-const std::vector<std::string> resumed_once = {
-    "pending", "running", "waiting", "pending", "running", "succeeded"};
-
 /// Matches demo.approved events about order 42 only.
 constexpr const char* approved_42 =
     R"({"type":["demo.approved"],"data":{"order":["42"]}})";
-
-/// Checks the first start of a run: no resume, no state, no wake event.
-void check_first_start(const run_request& req, const std::string& event_id) {
-  CHECK(req.attempt == 1);
-  CHECK(req.ev.id == event_id);
-  CHECK(req.resume.empty());
-  CHECK(req.state.empty());
-  CHECK(req.wake_event.empty());
-}
 
 } // namespace
 
@@ -340,25 +373,16 @@ TEST_CASE("actor_handler_wait: sleep_for puts the run to sleep and resumes it "
           "with its state",
           "[actors][actor_handler_wait]") {
   fixture fx;
-  fx.start([](const run_request& req) {
-    if (req.resume.empty())
-      return sleep_for(300ms, wall_clock_ns(), R"({"n":1})");
-    return succeeded();
-  });
+  fx.start(first_then_succeed(
+      [] { return sleep_for(300ms, wall_clock_ns(), R"({"n":1})"); }));
   auto run_id = fx.start_run("work-sleep");
   fx.log().await(run_id, 1);
-  auto run = fx.await_terminal(run_id);
+  const auto& [run, first_answer, resumed] =
+      fx.await_resumed_once(run_id, "work-sleep");
   INFO("history of run " << run_id << ":\n" << history_of(run));
-  CHECK(run.current() == run_state::succeeded);
-  CHECK(states_of(run) == resumed_once);
   CHECK(run.wait.reason == "sleep");
   CHECK(run.wait.resumes == 1);
   CHECK(run.wait.event_seq == 0);
-
-  auto seen = fx.log().for_run(run_id);
-  REQUIRE(seen.size() == 2);
-  check_first_start(seen[0].req, "work-sleep");
-  const auto& resumed = seen[1].req;
   CHECK(resumed.resume == "sleep");
   CHECK(resumed.state == R"({"n":1})");
   CHECK(resumed.wake_event.empty());
@@ -367,7 +391,7 @@ TEST_CASE("actor_handler_wait: sleep_for puts the run to sleep and resumes it "
   // Not woken before the time it asked for (a lower bound only: both times
   // come from the wall clock rouse uses for its wakeups).
   REQUIRE(run.history.size() == resumed_once.size());
-  CHECK(run.history[4].at_ns >= seen[0].answer.wait_due_ns);
+  CHECK(run.history[4].at_ns >= first_answer.wait_due_ns);
 }
 
 TEST_CASE("actor_handler_wait: wait_for wakes on the matching event only",
@@ -375,11 +399,9 @@ TEST_CASE("actor_handler_wait: wait_for wakes on the matching event only",
   fixture fx;
   // A timeout far beyond the test's bound: only the event can wake the run in
   // time.
-  fx.start([](const run_request& req) {
-    if (req.resume.empty())
-      return wait_for(approved_42, 1min, wall_clock_ns(), R"({"order":42})");
-    return succeeded();
-  });
+  fx.start(first_then_succeed([] {
+    return wait_for(approved_42, 1min, wall_clock_ns(), R"({"order":42})");
+  }));
   auto run_id = fx.start_run("work-event");
   auto waiting = fx.await_state(run_id, run_state::waiting);
   CHECK(waiting.wait.kind == run_wait::event);
@@ -391,18 +413,12 @@ TEST_CASE("actor_handler_wait: wait_for wakes on the matching event only",
   fx.emit("rejected-42", "demo.rejected", R"({"order":"42"})");
   auto match_seq = fx.emit("approved-42", "demo.approved", R"({"order":"42"})");
 
-  auto run = fx.await_terminal(run_id);
+  const auto& [run, first_answer, resumed] =
+      fx.await_resumed_once(run_id, "work-event");
   INFO("history of run " << run_id << ":\n" << history_of(run));
-  CHECK(run.current() == run_state::succeeded);
-  CHECK(states_of(run) == resumed_once);
   CHECK(run.wait.reason == "event");
   CHECK(run.wait.event_seq == match_seq);
   CHECK(run.wait.resumes == 1);
-
-  auto seen = fx.log().for_run(run_id);
-  REQUIRE(seen.size() == 2);
-  check_first_start(seen[0].req, "work-event");
-  const auto& resumed = seen[1].req;
   CHECK(resumed.resume == "event");
   CHECK(resumed.state == R"({"order":42})");
   REQUIRE(resumed.wake_event.size() == 1);
@@ -417,13 +433,10 @@ TEST_CASE("actor_handler_wait: wait_for finds an event that arrived while the "
           "[actors][actor_handler_wait]") {
   fixture fx;
   // No timeout: only the event can wake the run.
-  fx.start(
-      [](const run_request& req) {
-        if (req.resume.empty())
-          return wait_for(approved_42, 0ns, wall_clock_ns(), R"({"k":"v"})");
-        return succeeded();
-      },
-      true);
+  fx.start(first_then_succeed([] {
+             return wait_for(approved_42, 0ns, wall_clock_ns(), R"({"k":"v"})");
+           }),
+           true);
   auto run_id = fx.start_run("work-lookback");
   fx.log().await(run_id, 1);
   // The handler has not answered: the attempt is running, and no run waits,
@@ -434,17 +447,11 @@ TEST_CASE("actor_handler_wait: wait_for finds an event that arrived while the "
   CHECK(fx.get_run(run_id).current() == run_state::running);
   fx.open_gate();
 
-  auto run = fx.await_terminal(run_id);
+  const auto& [run, first_answer, resumed] =
+      fx.await_resumed_once(run_id, "work-lookback");
   INFO("history of run " << run_id << ":\n" << history_of(run));
-  CHECK(run.current() == run_state::succeeded);
-  CHECK(states_of(run) == resumed_once);
   CHECK(run.wait.reason == "event");
   CHECK(run.wait.event_seq == match_seq);
-
-  auto seen = fx.log().for_run(run_id);
-  REQUIRE(seen.size() == 2);
-  check_first_start(seen[0].req, "work-lookback");
-  const auto& resumed = seen[1].req;
   CHECK(resumed.resume == "event");
   CHECK(resumed.state == R"({"k":"v"})");
   REQUIRE(resumed.wake_event.size() == 1);
@@ -456,30 +463,23 @@ TEST_CASE("actor_handler_wait: wait_for with wait_since_now ignores an event "
           "that arrived while the attempt ran",
           "[actors][actor_handler_wait]") {
   fixture fx;
-  fx.start(
-      [](const run_request& req) {
-        if (!req.resume.empty())
-          return succeeded();
-        auto out = wait_for(approved_42, 300ms, wall_clock_ns(), R"({"k":1})");
-        out.wait_since_now = true;
-        return out;
-      },
-      true);
+  fx.start(first_then_succeed([] {
+             auto out =
+                 wait_for(approved_42, 300ms, wall_clock_ns(), R"({"k":1})");
+             out.wait_since_now = true;
+             return out;
+           }),
+           true);
   auto run_id = fx.start_run("work-since-now");
   fx.log().await(run_id, 1);
   fx.emit("approved-42-ignored", "demo.approved", R"({"order":"42"})");
   fx.open_gate();
 
-  auto run = fx.await_terminal(run_id);
+  const auto& [run, first_answer, resumed] =
+      fx.await_resumed_once(run_id, "work-since-now");
   INFO("history of run " << run_id << ":\n" << history_of(run));
-  CHECK(run.current() == run_state::succeeded);
-  CHECK(states_of(run) == resumed_once);
   CHECK(run.wait.reason == "timeout");
   CHECK(run.wait.event_seq == 0);
-
-  auto seen = fx.log().for_run(run_id);
-  REQUIRE(seen.size() == 2);
-  const auto& resumed = seen[1].req;
   CHECK(resumed.resume == "timeout");
   CHECK(resumed.state == R"({"k":1})");
   CHECK(resumed.wake_event.empty());
@@ -488,30 +488,22 @@ TEST_CASE("actor_handler_wait: wait_for with wait_since_now ignores an event "
 TEST_CASE("actor_handler_wait: wait_for without a matching event times out",
           "[actors][actor_handler_wait]") {
   fixture fx;
-  fx.start([](const run_request& req) {
-    if (req.resume.empty())
-      return wait_for(approved_42, 300ms, wall_clock_ns(), R"({"try":1})");
-    return succeeded();
-  });
+  fx.start(first_then_succeed([] {
+    return wait_for(approved_42, 300ms, wall_clock_ns(), R"({"try":1})");
+  }));
   auto run_id = fx.start_run("work-timeout");
   fx.log().await(run_id, 1);
-  auto run = fx.await_terminal(run_id);
+  const auto& [run, first_answer, resumed] =
+      fx.await_resumed_once(run_id, "work-timeout");
   INFO("history of run " << run_id << ":\n" << history_of(run));
-  CHECK(run.current() == run_state::succeeded);
-  CHECK(states_of(run) == resumed_once);
   CHECK(run.wait.reason == "timeout");
   CHECK(run.wait.event_seq == 0);
   CHECK(run.wait.resumes == 1);
-
-  auto seen = fx.log().for_run(run_id);
-  REQUIRE(seen.size() == 2);
-  check_first_start(seen[0].req, "work-timeout");
-  const auto& resumed = seen[1].req;
   CHECK(resumed.resume == "timeout");
   CHECK(resumed.state == R"({"try":1})");
   CHECK(resumed.wake_event.empty());
   REQUIRE(run.history.size() == resumed_once.size());
-  CHECK(run.history[4].at_ns >= seen[0].answer.wait_due_ns);
+  CHECK(run.history[4].at_ns >= first_answer.wait_due_ns);
 }
 
 TEST_CASE("actor_handler_wait: an invalid wait fails the run instead of "

@@ -72,16 +72,29 @@ struct collector {
   }
 };
 
-/// Runs `spec` and returns its result; fails the test after `wait_bound`.
-process_result run(process_runner& runner, process_spec spec) {
+/// Starts `spec` and returns the future of its result.
+std::future<process_result> start_in_background(process_runner& runner,
+                                                process_spec spec) {
   // Shared with the completion, which may outlive a failed wait.
   auto promise = std::make_shared<std::promise<process_result>>();
   auto result = promise->get_future();
   runner.start(std::move(spec), [promise](process_result r) {
     promise->set_value(std::move(r));
   });
+  return result;
+}
+
+/// Returns the result of a run started in the background; fails the test
+/// after `wait_bound`.
+process_result await_result(std::future<process_result>& result) {
   REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
   return result.get();
+}
+
+/// Runs `spec` and returns its result; fails the test after `wait_bound`.
+process_result run(process_runner& runner, process_spec spec) {
+  auto result = start_in_background(runner, std::move(spec));
+  return await_result(result);
 }
 
 /// Returns true if `pid` exists and is not a zombie.
@@ -189,6 +202,16 @@ void record_in_registry(const std::filesystem::path& dir, int pid,
   entry.tag = tag;
   auto err = rouse::exec::detail::write_registry_file(dir.string(), pid, entry);
   REQUIRE_FALSE(err);
+}
+
+/// Runs kill_leftovers over `dir`: it must kill nothing, remove every file and
+/// leave `pid` alive.
+void check_kills_none(const std::filesystem::path& dir, int pid) {
+  auto killed = kill_leftovers(dir.string());
+  REQUIRE(killed);
+  CHECK(killed->empty());
+  CHECK(registry_files(dir).empty());
+  CHECK(is_alive(pid));
 }
 
 } // namespace
@@ -614,14 +637,10 @@ TEST_CASE("exec: cancel terminates a running process with SIGTERM",
   auto started = dir / "started";
   auto spec = shell("touch '" + started.string() + "'; exec sleep 30");
   spec.tag = "run-1";
-  auto promise = std::make_shared<std::promise<process_result>>();
-  auto result = promise->get_future();
-  runner.start(
-      spec, [promise](process_result r) { promise->set_value(std::move(r)); });
+  auto result = start_in_background(runner, spec);
   REQUIRE(wait_for_file(started));
   CHECK(runner.cancel("run-1", "stopped by user"));
-  REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
-  auto r = result.get();
+  auto r = await_result(result);
   std::filesystem::remove_all(dir);
   CHECK(r.cancelled);
   CHECK(r.term_signal == SIGTERM);
@@ -646,14 +665,10 @@ TEST_CASE("exec: cancel sends SIGKILL after kill_grace to a process ignoring "
   spec.tag = "stuck";
   spec.kill_grace = 200ms;
   spec.timeout = 60s;
-  auto promise = std::make_shared<std::promise<process_result>>();
-  auto result = promise->get_future();
-  runner.start(
-      spec, [promise](process_result r) { promise->set_value(std::move(r)); });
+  auto result = start_in_background(runner, spec);
   REQUIRE(wait_for_file(started));
   CHECK(runner.cancel("stuck", "deploy"));
-  REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
-  auto r = result.get();
+  auto r = await_result(result);
   std::filesystem::remove_all(dir);
   CHECK(r.cancelled);
   CHECK_FALSE(r.timed_out);
@@ -673,14 +688,10 @@ TEST_CASE("exec: cancel kills grandchildren that survive the SIGTERM",
                     + started.string() + "'; wait");
   spec.tag = "tree";
   spec.kill_grace = 60s;
-  auto promise = std::make_shared<std::promise<process_result>>();
-  auto result = promise->get_future();
-  runner.start(
-      spec, [promise](process_result r) { promise->set_value(std::move(r)); });
+  auto result = start_in_background(runner, spec);
   REQUIRE(wait_for_file(started));
   CHECK(runner.cancel("tree", ""));
-  REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
-  auto r = result.get();
+  auto r = await_result(result);
   std::filesystem::remove_all(dir);
   CHECK(r.cancelled);
   CHECK(r.term_signal == SIGTERM);
@@ -737,17 +748,12 @@ TEST_CASE("exec: cancel leaves runs with other tags alone", "[runtime][exec]") {
   process_runner runner;
   auto tagged = shell("sleep 0.2; exit 3");
   tagged.tag = "a";
-  auto promise = std::make_shared<std::promise<process_result>>();
-  auto result = promise->get_future();
-  runner.start(tagged, [promise](process_result r) {
-    promise->set_value(std::move(r));
-  });
+  auto result = start_in_background(runner, tagged);
   auto untagged = run(runner, shell("exit 4"));
   CHECK(untagged.exit_code == 4);
   CHECK_FALSE(runner.cancel("b", "unknown tag"));
   CHECK_FALSE(runner.cancel("", "empty tag"));
-  REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
-  auto r = result.get();
+  auto r = await_result(result);
   CHECK(r.exit_code == 3);
   CHECK_FALSE(r.cancelled);
   CHECK(r.error.empty());
@@ -762,10 +768,7 @@ TEST_CASE("exec: reads /proc stat fields behind a name with ') ' in it",
   process_runner runner;
   auto spec = command({program.string(), "30"});
   spec.tag = "odd";
-  auto promise = std::make_shared<std::promise<process_result>>();
-  auto result = promise->get_future();
-  runner.start(
-      spec, [promise](process_result r) { promise->set_value(std::move(r)); });
+  auto result = start_in_background(runner, spec);
   // Found by name, as the pid is only known at completion.
   int pid = 0;
   REQUIRE(wait_until([&] {
@@ -782,7 +785,7 @@ TEST_CASE("exec: reads /proc stat fields behind a name with ') ' in it",
   auto odd = rouse::exec::detail::read_proc_stat(pid);
   auto self = rouse::exec::detail::read_proc_stat(::getpid());
   CHECK(runner.cancel("odd", "done"));
-  REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
+  await_result(result);
   std::filesystem::remove_all(dir);
   REQUIRE(odd);
   REQUIRE(self);
@@ -802,11 +805,7 @@ TEST_CASE("exec: records each running child in the registry until it is "
     process_runner runner{opts};
     auto spec = command({"sleep", "30"});
     spec.tag = "run-7";
-    auto promise = std::make_shared<std::promise<process_result>>();
-    auto result = promise->get_future();
-    runner.start(spec, [promise](process_result r) {
-      promise->set_value(std::move(r));
-    });
+    auto result = start_in_background(runner, spec);
     REQUIRE(
         wait_until([&] { return !registry_files(dir / "registry").empty(); }));
     auto names = registry_files(dir / "registry");
@@ -835,8 +834,7 @@ TEST_CASE("exec: records each running child in the registry until it is "
     }
 
     CHECK(runner.cancel("run-7", "test over"));
-    REQUIRE(result.wait_for(wait_bound) == std::future_status::ready);
-    auto r = result.get();
+    auto r = await_result(result);
     CHECK(std::to_string(r.pid) == names[0]);
     CHECK(registry_files(dir / "registry").empty());
     auto quick = run(runner, command({"true"}));
@@ -881,11 +879,7 @@ TEST_CASE("exec: kill_leftovers removes entries of other processes without "
   SECTION("another boot id: recorded before a reboot") {
     record_in_registry(dir, pid, "old", "00000000-0000-0000-0000-000000000000");
   }
-  auto killed = kill_leftovers(dir.string());
-  REQUIRE(killed);
-  CHECK(killed->empty());
-  CHECK(registry_files(dir).empty());
-  CHECK(is_alive(pid));
+  check_kills_none(dir, pid);
   kill_orphan(pid);
   std::filesystem::remove_all(dir);
 }
@@ -918,11 +912,7 @@ TEST_CASE("exec: kill_leftovers removes malformed files without killing",
   std::filesystem::create_directory(dir / "15");
   // This process's own entry, valid in every other way, is never acted on.
   record_in_registry(dir, ::getpid(), "self");
-  auto killed = kill_leftovers(dir.string());
-  REQUIRE(killed);
-  CHECK(killed->empty());
-  CHECK(registry_files(dir).empty());
-  CHECK(is_alive(pid));
+  check_kills_none(dir, pid);
   kill_orphan(pid);
   std::filesystem::remove_all(dir);
 }

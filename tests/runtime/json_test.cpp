@@ -1,11 +1,11 @@
 // Tests CloudEvents JSON decoding and encoding.
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
+#include "tests/support/random_json.hpp"
 
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
-#include <iterator>
 #include <random>
 #include <string>
 
@@ -13,59 +13,46 @@ using namespace rouse;
 
 namespace {
 
-/// Returns random JSON text with every kind of scalar, escapes, numbers
-/// simdjson respells, and nesting past simdjson's formatter's 16 levels.
-std::string random_json(std::mt19937_64& rng, int depth) {
-  static const char* const scalars[] = {
-      "0",
-      "-0",
-      "-1",
-      "123456789012345678",
-      "-123456789012345678",
-      "1234567890123456789",
-      "1E2",
-      "42",
-      "18446744073709551615",
-      "-9223372036854775808",
-      "3e2",
-      "1.5",
-      "-0.0",
-      "1e300",
-      "2.5E-3",
-      "0.1",
-      "1234567890123456789.5",
-      "true",
-      "false",
-      "null",
-      R"("x")",
-      R"("")",
-      R"("a\"b\\c\/d")",
-      R"("\u00e9\n\t\r\b\f")",
-      R"("\u0001\u001f\u007f")",
-      R"("\ud83d\ude00 ok")",
-      R"("a long string value, longer than SSO")"};
-  static const char* const keys[] = {"a", "", "k\\\"q", "\\u0002", "é"};
-  auto pick = [&](std::size_t n) {
-    return static_cast<std::size_t>(rng() % n);
-  };
-  if (depth >= 20 || pick(3) == 0)
-    return scalars[pick(std::size(scalars))];
-  bool object = pick(2) == 0;
-  std::string out = object ? "{ " : "[\n";
-  std::size_t n = depth < 18 && pick(4) == 0 ? 1 : pick(4);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i)
-      out += " , ";
-    if (object) {
-      out += '"';
-      out += keys[pick(std::size(keys))];
-      out += "\" :\t";
-    }
-    out += random_json(rng, depth + 1);
-  }
-  out += object ? '}' : ']';
-  return out;
-}
+/// Leaves with escapes and numbers simdjson respells.
+const char* const data_scalars[] = {
+    "0",
+    "-0",
+    "-1",
+    "123456789012345678",
+    "-123456789012345678",
+    "1234567890123456789",
+    "1E2",
+    "42",
+    "18446744073709551615",
+    "-9223372036854775808",
+    "3e2",
+    "1.5",
+    "-0.0",
+    "1e300",
+    "2.5E-3",
+    "0.1",
+    "1234567890123456789.5",
+    "true",
+    "false",
+    "null",
+    R"("x")",
+    R"("")",
+    R"("a\"b\\c\/d")",
+    R"("\u00e9\n\t\r\b\f")",
+    R"("\u0001\u001f\u007f")",
+    R"("\ud83d\ude00 ok")",
+    R"("a long string value, longer than SSO")"};
+
+const char* const data_keys[] = {"a", "", "k\\\"q", "\\u0002", "é"};
+
+/// Spaced JSON with every kind of scalar, escapes, numbers simdjson respells,
+/// and nesting past simdjson's formatter's 16 levels.
+const test::random_json_shape data_shape{.scalars = data_scalars,
+                                         .keys = data_keys,
+                                         .max_depth = 20,
+                                         .member_bound = 4,
+                                         .chain_below_depth = 18,
+                                         .spaced = true};
 
 } // namespace
 
@@ -222,7 +209,7 @@ TEST_CASE("json: data and extensions are stored as simdjson minifies them",
   };
   std::mt19937_64 rng{20261121};
   for (int i = 0; i < 3000; ++i)
-    check_data(random_json(rng, 0));
+    check_data(test::random_json(rng, data_shape));
   std::string deep;
   for (int i = 0; i < 40; ++i)
     deep += i % 2 ? R"({"k":)" : "[";

@@ -3,6 +3,7 @@
 #include "runtime/pattern/flatten.hpp"
 #include "runtime/pattern/pattern.hpp"
 #include "runtime/pattern/reference.hpp"
+#include "tests/support/random_json.hpp"
 
 #include "messages/errc.hpp"
 
@@ -11,9 +12,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <iterator>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace rouse;
@@ -180,14 +181,20 @@ positions(std::span<const pattern::array_position> arrays) {
   return {arrays.begin(), arrays.end()};
 }
 
+/// Returns an event with id e1, `source` and `type`, and nothing else set.
+event make_event(std::string source = "s", std::string type = "t") {
+  event ev;
+  ev.id = "e1";
+  ev.source = std::move(source);
+  ev.type = std::move(type);
+  return ev;
+}
+
 } // namespace
 
 TEST_CASE("flatten: fields are sorted by path and arrays are expanded",
           "[runtime][pattern][flatten]") {
-  event ev;
-  ev.id = "e1";
-  ev.source = "shop";
-  ev.type = "order.created";
+  auto ev = make_event("shop", "order.created");
   ev.subject = "order/7";
   ev.extensions = {{"tenant", "\"acme\""}, {"priority", "2"}};
   ev.data = R"({"total":3e2,"tags":["a","b"],"paid":true,"note":null,)"
@@ -225,10 +232,7 @@ TEST_CASE("flatten: fields are sorted by path and arrays are expanded",
 
 TEST_CASE("flatten: nested arrays record every enclosing array",
           "[runtime][pattern][flatten]") {
-  event ev;
-  ev.id = "e1";
-  ev.source = "s";
-  ev.type = "t";
+  auto ev = make_event();
   ev.data = R"([[1],[2,3]])";
   auto fields = pattern::flatten(ev);
   REQUIRE(fields.size() == 7);
@@ -243,10 +247,7 @@ TEST_CASE("flatten: nested arrays record every enclosing array",
 
 TEST_CASE("flatten: base64 data is one string field and absent data none",
           "[runtime][pattern][flatten]") {
-  event ev;
-  ev.id = "e1";
-  ev.source = "s";
-  ev.type = "t";
+  auto ev = make_event();
   ev.data = "aGVsbG8=";
   ev.data_is_base64 = true;
   auto fields = pattern::flatten(ev);
@@ -259,10 +260,7 @@ TEST_CASE("flatten: base64 data is one string field and absent data none",
 
 TEST_CASE("flatten: a reused flat_event holds only the latest event",
           "[runtime][pattern][flatten]") {
-  event ev;
-  ev.id = "e1";
-  ev.source = "s";
-  ev.type = "t";
+  auto ev = make_event();
   ev.data = R"({"tags":["a","b","c"],"n":[[1,2]]})";
   pattern::flat_event fields;
   pattern::flatten(ev, fields);
@@ -416,65 +414,48 @@ void check_same_fields(const event& ev) {
   }
 }
 
-/// Returns random JSON text: nested objects and arrays with keys that share
-/// prefixes, repeat, or sort around '.', and every kind of scalar.
-std::string random_json(std::mt19937_64& rng, int depth) {
-  static const char* const keys[] = {
-      "a", "a-b", "a.b", "ab", "b", "", "é", "a_", "A", "aa", "a b",
-      // Longer than the 24 bytes flatten() sorts by before reading paths.
-      "a_key_longer_than_24_bytes", "a_key_longer_than_24_bytes_too"};
-  static const char* const scalars[] = {
-      "0",
-      "-1",
-      "42",
-      "18446744073709551615",
-      "-9223372036854775808",
-      "3e2",
-      "1.5",
-      "-0.0",
-      "1e300",
-      "2.5E-3",
-      "true",
-      "false",
-      "null",
-      R"("x")",
-      R"("")",
-      R"("a\"b\\c")",
-      R"("\u00e9\n\t")",
-      R"("\u0001")",
-      R"("a very long string value, longer than the SSO buffer")"};
-  auto pick = [&](std::size_t n) {
-    return static_cast<std::size_t>(rng() % n);
-  };
-  if (depth >= 4 || pick(3) == 0)
-    return scalars[pick(std::size(scalars))];
-  std::string out;
-  bool object = pick(2) == 0;
-  out += object ? '{' : '[';
-  std::size_t n = pick(5);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i)
-      out += ',';
-    if (object) {
-      out += '"';
-      out += keys[pick(std::size(keys))];
-      out += "\":";
-    }
-    out += random_json(rng, depth + 1);
-  }
-  out += object ? '}' : ']';
-  return out;
-}
+/// Keys that share prefixes, repeat, or sort around '.'.
+const char* const flatten_keys[] = {
+    "a", "a-b", "a.b", "ab", "b", "", "é", "a_", "A", "aa", "a b",
+    // Longer than the 24 bytes flatten() sorts by before reading paths.
+    "a_key_longer_than_24_bytes", "a_key_longer_than_24_bytes_too"};
+
+const char* const flatten_scalars[] = {
+    "0",
+    "-1",
+    "42",
+    "18446744073709551615",
+    "-9223372036854775808",
+    "3e2",
+    "1.5",
+    "-0.0",
+    "1e300",
+    "2.5E-3",
+    "true",
+    "false",
+    "null",
+    R"("x")",
+    R"("")",
+    R"("a\"b\\c")",
+    R"("\u00e9\n\t")",
+    R"("\u0001")",
+    R"("a very long string value, longer than the SSO buffer")"};
+
+/// Minified JSON: nested objects and arrays with keys that share prefixes,
+/// repeat, or sort around '.', and every kind of scalar.
+const test::random_json_shape flatten_shape{.scalars = flatten_scalars,
+                                            .keys = flatten_keys,
+                                            .max_depth = 4,
+                                            .member_bound = 5,
+                                            .chain_below_depth = 0,
+                                            .spaced = false};
 
 } // namespace
 
 TEST_CASE("flatten: equals the straightforward walk on tricky and random "
           "events",
           "[runtime][pattern][flatten]") {
-  event ev;
-  ev.id = "e1";
-  ev.source = "a source longer than sixteen bytes";
-  ev.type = "t";
+  auto ev = make_event("a source longer than sixteen bytes");
   ev.time = "2026-11-21T09:00:00Z";
   SECTION("tricky data and extensions") {
     ev.extensions = {{"tenant", "\"acme\""},
@@ -497,8 +478,8 @@ TEST_CASE("flatten: equals the straightforward walk on tricky and random "
   SECTION("random data") {
     std::mt19937_64 rng{20261121};
     for (int i = 0; i < 2000; ++i) {
-      ev.data = random_json(rng, 0);
-      ev.extensions = {{"x", random_json(rng, 2)}};
+      ev.data = test::random_json(rng, flatten_shape);
+      ev.extensions = {{"x", test::random_json(rng, flatten_shape, 2)}};
       check_same_fields(ev);
     }
   }
