@@ -4,6 +4,7 @@
 
 #include "runtime/api/render.hpp"
 #include "runtime/config/parse.hpp"
+#include "runtime/http/server.hpp"
 #include "runtime/json/cloudevent.hpp"
 #include "runtime/json/writer.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -19,6 +20,8 @@
 
 namespace rouse::api {
 
+using http::error_response;
+
 namespace {
 
 http::response json_response(int status, std::string body) {
@@ -26,12 +29,6 @@ http::response json_response(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-http::response error(int status, std::string_view message) {
-  json::object_writer w;
-  w.field("error", message);
-  return json_response(status, w.finish());
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -66,7 +63,7 @@ public:
     if (path == "/healthz")
       return respond(healthz());
     if (!cfg_.token.empty() && !authorized(req)) {
-      auto r = error(401, "missing or invalid bearer token");
+      auto r = error_response(401, "missing or invalid bearer token");
       r.headers.push_back({"WWW-Authenticate", "Bearer"});
       return respond(std::move(r));
     }
@@ -125,7 +122,7 @@ public:
         return cfg_.admin->dlq_replay(id, deliver(std::move(respond)));
       if (action == "drop")
         return cfg_.admin->dlq_drop(id, deliver(std::move(respond)));
-      return respond(error(404, "no such endpoint: " + path));
+      return respond(error_response(404, "no such endpoint: " + path));
     }
     if (cfg_.schedules
         && (path == "/api/schedules" || path.starts_with("/api/schedules/"))) {
@@ -153,7 +150,7 @@ public:
       auto id = rest.substr(0, slash);
       if (cfg_.admin == nullptr
           || (action != "wake" && action != "cancel" && action != "wake-me"))
-        return respond(error(404, "no such endpoint: " + path));
+        return respond(error_response(404, "no such endpoint: " + path));
       if (req.method != "POST")
         return respond(method_not_allowed("POST"));
       if (action == "wake-me")
@@ -164,7 +161,7 @@ public:
     }
     if (cfg_.bench_control && path == "/api/_bench/accept")
       return respond(bench_accept(req));
-    respond(error(404, "no such endpoint: " + path));
+    respond(error_response(404, "no such endpoint: " + path));
   }
 
 private:
@@ -200,7 +197,7 @@ private:
         return admin.budget_spent(name, deliver(std::move(respond)));
       }
       if (action != "enable" && action != "disable" && action != "resume")
-        return respond(error(404, "no such endpoint: " + req.path));
+        return respond(error_response(404, "no such endpoint: " + req.path));
       if (req.method != "POST")
         return respond(method_not_allowed("POST"));
       if (action == "resume")
@@ -230,8 +227,9 @@ private:
       if (parser.parse(body).get(doc) != simdjson::SUCCESS
           || doc.get_object().get(obj) != simdjson::SUCCESS || obj.size() != 1
           || obj["key"].get_string().get(k) != simdjson::SUCCESS)
-        return respond(error(400, "expected no body (every budget key) or "
-                                  "{\"key\": \"...\"}"));
+        return respond(error_response(400,
+                                      "expected no body (every budget key) or "
+                                      "{\"key\": \"...\"}"));
       key = std::string{k};
     }
     cfg_.admin->resume_budget(name, std::move(key),
@@ -246,7 +244,7 @@ private:
   }
 
   static http::response method_not_allowed(std::string_view allow) {
-    auto r = error(405, "method not allowed");
+    auto r = error_response(405, "method not allowed");
     r.headers.push_back({"Allow", std::string{allow}});
     return r;
   }
@@ -263,7 +261,7 @@ private:
   void reject(http::responder& respond, int status, std::string_view reason,
               std::string_view message) {
     cfg_.metrics->events_rejected.inc(metrics::label("reason", reason));
-    respond(error(status, message));
+    respond(error_response(status, message));
   }
 
   // POST /api/runs/{id}/wake-me {"in": "5m", "state": ...}: only the run's
@@ -275,15 +273,15 @@ private:
     if (token != nullptr && cfg_.tokens != nullptr)
       run_id = cfg_.tokens->verify(*token);
     if (!run_id || *run_id != id)
-      return respond(error(401, "wake-me needs the run's own "
-                                "Rouse-Run-Token ($ROUSE_RUN_TOKEN)"));
+      return respond(error_response(401, "wake-me needs the run's own "
+                                         "Rouse-Run-Token ($ROUSE_RUN_TOKEN)"));
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     simdjson::dom::object obj;
     if (parser.parse(req.body).get(doc) != simdjson::SUCCESS
         || doc.get_object().get(obj) != simdjson::SUCCESS)
-      return respond(error(400, "body must be a JSON object such as "
-                                "{\"in\": \"5m\"}"));
+      return respond(error_response(400, "body must be a JSON object such as "
+                                         "{\"in\": \"5m\"}"));
     std::string_view in;
     std::string state;
     for (auto [key, value] : obj) {
@@ -293,12 +291,14 @@ private:
         state = simdjson::minify(value);
         continue;
       }
-      return respond(error(400, "unknown or malformed key \"" + std::string{key}
-                                    + "\" (expected in, state)"));
+      return respond(error_response(400, "unknown or malformed key \""
+                                             + std::string{key}
+                                             + "\" (expected in, state)"));
     }
     auto d = config::parse_duration(in);
     if (in.empty() || !d)
-      return respond(error(400, "\"in\" must be a duration such as \"5m\""));
+      return respond(
+          error_response(400, "\"in\" must be a duration such as \"5m\""));
     auto due =
         wall_clock_ns()
         + std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
@@ -325,8 +325,9 @@ private:
                           + " bytes");
     if (cfg_.journal->overloaded()) {
       cfg_.metrics->events_rejected.inc(metrics::label("reason", "overloaded"));
-      auto r = error(503, "overloaded: " + cfg_.journal->overload_reason()
-                              + "; retry later");
+      auto r =
+          error_response(503, "overloaded: " + cfg_.journal->overload_reason()
+                                  + "; retry later");
       r.headers.push_back(
           {"Retry-After", std::to_string(cfg_.retry_after_seconds)});
       return respond(std::move(r));
@@ -342,14 +343,14 @@ private:
                         : caf::expected<std::optional<run_record>>{
                             std::optional<run_record>{}};
       if (!run)
-        return respond(error(500, describe(run.error())));
+        return respond(error_response(500, describe(run.error())));
       if (!*run)
         return reject(respond, 401, "bad_run_token",
                       "Rouse-Run-Token is not the token of a run of this "
                       "server (tokens end when the server restarts)");
       auto parent = cfg_.db->get_event((*run)->event_seq);
       if (!parent)
-        return respond(error(500, describe(parent.error())));
+        return respond(error_response(500, describe(parent.error())));
       for (auto& ev : *events) {
         ev.received_by = emitted_by((*run)->trigger);
         ev.depth = *parent ? (*parent)->depth + 1 : 1;
@@ -368,7 +369,7 @@ private:
     opts.max_events = cfg_.max_batch_events;
     auto events = json::decode_events(req.body, opts);
     if (!events)
-      return error(400, describe(events.error()));
+      return error_response(400, describe(events.error()));
     json::array_writer items;
     for (const auto& ev : *events) {
       json::object_writer w;
@@ -383,12 +384,12 @@ private:
   http::response get_event(const http::request& req, std::string id) {
     auto found = cfg_.db->find_events(id);
     if (!found)
-      return error(500, describe(found.error()));
+      return error_response(500, describe(found.error()));
     auto* source = req.find_query("source");
     for (auto i = found->rbegin(); i != found->rend(); ++i)
       if (source == nullptr || i->source == *source)
         return json_response(200, json::encode_stored_event(*i));
-    return error(404, "no event with id " + json::quote(id));
+    return error_response(404, "no event with id " + json::quote(id));
   }
 
   http::response list_events(const http::request& req) {
@@ -397,7 +398,7 @@ private:
         parse_u64(req.find_query("limit")).value_or(100), 1000);
     auto events = cfg_.db->read_events(after + 1, limit);
     if (!events)
-      return error(500, describe(events.error()));
+      return error_response(500, describe(events.error()));
     json::array_writer items;
     for (const auto& ev : *events)
       items.raw(json::encode_stored_event(ev));
@@ -416,20 +417,21 @@ private:
         !only && s != nullptr && !s->empty()) {
       auto state = parse_run_state(*s);
       if (!state)
-        return error(400, "unknown run state " + json::quote(*s)
-                              + " (pending, running, succeeded, failed, "
-                                "retrying, dead, waiting)");
+        return error_response(400,
+                              "unknown run state " + json::quote(*s)
+                                  + " (pending, running, succeeded, failed, "
+                                    "retrying, dead, waiting)");
       filter.state = state;
     }
     if (auto* l = req.find_query("limit")) {
       auto n = parse_u64(l);
       if (!n || *n == 0)
-        return error(400, "limit must be a positive integer");
+        return error_response(400, "limit must be a positive integer");
       filter.limit = std::min<uint64_t>(*n, 10000);
     }
     auto runs = cfg_.db->list_runs(filter);
     if (!runs)
-      return error(500, describe(runs.error()));
+      return error_response(500, describe(runs.error()));
     json::array_writer items;
     for (const auto& run : *runs)
       items.raw(render_run(run, false));
@@ -441,9 +443,9 @@ private:
   http::response get_run(const std::string& id) {
     auto run = cfg_.db->get_run(id);
     if (!run)
-      return error(500, describe(run.error()));
+      return error_response(500, describe(run.error()));
     if (!*run)
-      return error(404, "no run with id " + json::quote(id));
+      return error_response(404, "no run with id " + json::quote(id));
     return json_response(200, render_run(**run, true));
   }
 
@@ -467,9 +469,7 @@ int status_for(const caf::error& err) {
 }
 
 admin_reply error_reply(int status, std::string_view message) {
-  json::object_writer w;
-  w.field("error", message);
-  return {status, w.finish()};
+  return {status, error_response(status, message).body};
 }
 
 std::function<void(caf::expected<std::vector<store::append_outcome>>)>
@@ -479,7 +479,8 @@ answer_append(http::responder respond, std::atomic<uint64_t>* received,
           retry_after_seconds](
              caf::expected<std::vector<store::append_outcome>> result) {
     if (!result) {
-      auto r = error(status_for(result.error()), describe(result.error()));
+      auto r =
+          error_response(status_for(result.error()), describe(result.error()));
       if (r.status == 503 || r.status == 507)
         r.headers.push_back(
             {"Retry-After", std::to_string(retry_after_seconds)});
