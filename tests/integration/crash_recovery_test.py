@@ -19,8 +19,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from support import (RouseServer, TestFailure, check, check_eq,  # noqa: E402
-                     cloudevent, fail, http_request, parse_args, run_id_for,
-                     run_test, wait_until)
+                     cloudevent, fail, http_request, log_rows, parse_args,
+                     run_id_for, run_test, wait_until)
 
 TRIGGER = "rec"
 SOURCE = "crash"
@@ -135,17 +135,7 @@ class Poster(threading.Thread):
 
 
 def read_executions(path):
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in lines:
-        parts = line.split()
-        check(len(parts) == 2, "bad line in the executions log: %r" % line)
-        out.append((parts[0], int(parts[1])))
-    return out
+    return [(key, int(n)) for key, n in log_rows(path, 2)]
 
 
 def all_stored_events(srv):

@@ -10,8 +10,8 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_id_for, run_test, wait_until)
+from support import (RouseServer, check, check_eq, cloudevent, log_rows,  # noqa: E402
+                     parse_args, run_id_for, run_test, wait_until)
 
 TRIGGERS = """\
   count:
@@ -32,11 +32,7 @@ def one(r, what):
 
 
 def executions(srv):
-    try:
-        with open(srv.path("executions.log")) as f:
-            return [l.split() for l in f.read().splitlines() if l.strip()]
-    except FileNotFoundError:
-        return []
+    return log_rows(srv.path("executions.log"))
 
 
 def main():

@@ -12,7 +12,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_id_for, run_test, wait_until)
+                     run_id_for, run_test)
 
 TRIGGERS = """\
   flaky:
@@ -42,17 +42,6 @@ exit 7
 FAIL = "#!/bin/sh\ncat > /dev/null\nexit 1\n"
 
 
-def state_of(srv, run_id):
-    r = srv.get("/api/runs/" + run_id)
-    return r.json["state"] if r.status == 200 else None
-
-
-def wait_state(srv, run_id, state, timeout=30):
-    wait_until(lambda: state_of(srv, run_id) == state, timeout,
-               "run %s to become %s" % (run_id, state))
-    return srv.get_json("/api/runs/" + run_id)
-
-
 def post(srv, type_, id_):
     r = srv.post_events(cloudevent(type_, "it", id_))
     check_eq(r.status, 202, "POST %s" % id_)
@@ -68,7 +57,7 @@ def main():
 
     # --- retries with backoff, then dead ---
     run_id = run_id_for(post(srv, "demo.flaky", "f-1"), "flaky")
-    run = wait_state(srv, run_id, "dead")
+    run = srv.wait_run_state(run_id, "dead")
     check_eq(run["attempt"], 3, "attempts made")
     states = [h["state"] for h in run["history"]]
     check_eq(states, ["pending", "running", "retrying", "running", "retrying",
@@ -83,7 +72,7 @@ def main():
 
     # --- no retry policy: failed, not dead ---
     once = run_id_for(post(srv, "demo.once", "o-1"), "once")
-    wait_state(srv, once, "failed")
+    srv.wait_run_state(once, "failed")
     r = srv.request("POST", "/api/dlq/%s/replay" % once)
     check_eq(r.status, 409, "replay of a run that is not dead")
     r = srv.request("POST", "/api/dlq/no-such-run/replay")
@@ -93,7 +82,7 @@ def main():
     open(srv.path("heal"), "w").close()
     out = srv.cli("dlq", "replay", run_id)
     check("replayed run " + run_id in out, "replay output %r" % out)
-    run = wait_state(srv, run_id, "succeeded")
+    run = srv.wait_run_state(run_id, "succeeded")
     check_eq(run["attempt"], 1, "attempt of the replayed chain")
     check(any("replayed from the dead-letter queue after 3 attempt(s)" in h["note"]
               for h in run["history"]), "replay recorded in the history")
@@ -103,7 +92,7 @@ def main():
     # --- drop ---
     os.remove(srv.path("heal"))
     second = run_id_for(post(srv, "demo.flaky", "f-2"), "flaky")
-    wait_state(srv, second, "dead")
+    srv.wait_run_state(second, "dead")
     srv.cli("dlq", "drop", second)
     run = srv.get_json("/api/runs/" + second)
     check_eq(run["state"], "failed", "a dropped run is kept as failed")
@@ -111,13 +100,13 @@ def main():
 
     # --- SIGKILL while a run waits for its retry ---
     slow = run_id_for(post(srv, "demo.slow", "s-1"), "slow-retry")
-    run = wait_state(srv, slow, "retrying")
+    run = srv.wait_run_state(slow, "retrying")
     failed_at = run["history"][-1]["at"]
     srv.kill9()
     srv.start()
-    check_eq(state_of(srv, slow), "retrying",
+    check_eq(srv.run_state(slow), "retrying",
              "right after the restart the run still waits for its backoff")
-    run = wait_state(srv, slow, "dead")
+    run = srv.wait_run_state(slow, "dead")
     check_eq(run["attempt"], 2, "attempts of the run retried across a SIGKILL")
     starts = [h["at"] for h in run["history"] if h["state"] == "running"]
     check_eq(len(starts), 2, "exactly its remaining attempt ran after the restart")
@@ -127,9 +116,9 @@ def main():
 
     # --- rouse runs wake: the next attempt now ---
     hour = run_id_for(post(srv, "demo.hour", "h-1"), "hour-retry")
-    wait_state(srv, hour, "retrying")
+    srv.wait_run_state(hour, "retrying")
     srv.cli("runs", "wake", hour)
-    run = wait_state(srv, hour, "dead")
+    run = srv.wait_run_state(hour, "dead")
     check("next attempt now, by request" in [h["note"] for h in run["history"]],
           "the early retry is in the history: %r" % run["history"])
     return "dlq: backoff, dead, replay, drop and durable retry wait across SIGKILL ok"

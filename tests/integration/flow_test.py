@@ -36,8 +36,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_test, wait_until)
+from support import (RouseServer, check, check_eq, cloudevent, log_rows,  # noqa: E402
+                     parse_args, run_test, wait_until)
 
 # Every trigger logs to its own file.
 TRIGGERS = """\
@@ -122,15 +122,7 @@ def read_log(srv, name):
     """The handler executions logged for trigger `name`, in start order; every
     execution has a start and an end line, and each run executed once."""
     execs = {}
-    try:
-        with open(srv.path(name + ".log")) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    for line in lines:
-        parts = line.split()
-        check(len(parts) == 6, "%s.log: bad line %r" % (name, line))
-        kind, ns, run, tag, eid, size = parts
+    for kind, ns, run, tag, eid, size in log_rows(srv.path(name + ".log"), 6):
         x = execs.setdefault(run, Exec(run, tag, eid, int(size)))
         if kind == "start":
             check(x.start is None, "%s.log: run %s started twice" % (name, run))

@@ -33,8 +33,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import (RouseServer, check, check_eq, cloudevent, parse_args,  # noqa: E402
-                     run_test, wait_until)
+from support import (RouseServer, check, check_eq, cloudevent, log_rows,  # noqa: E402
+                     parse_args, run_test, wait_until)
 
 KEYS = 10
 PER_KEY = 100
@@ -71,17 +71,8 @@ def event_id(k, i):
 
 def read_log(srv):
     """Handler executions in log order: (key, index, attempt, run id)."""
-    try:
-        with open(srv.path("exec.log")) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in lines:
-        parts = line.split()
-        check(len(parts) == 4, "exec.log: bad line %r" % line)
-        out.append((parts[0], int(parts[1]), int(parts[2]), parts[3]))
-    return out
+    return [(key, int(i), int(attempt), run)
+            for key, i, attempt, run in log_rows(srv.path("exec.log"), 4)]
 
 
 def main():

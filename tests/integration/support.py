@@ -366,6 +366,17 @@ class RouseServer:
               % (" ".join(argv), r.returncode, expect, r.stdout, r.stderr))
         return r.stdout + r.stderr
 
+    def run_state(self, run_id):
+        """The run's state, or None while it does not exist."""
+        r = self.get("/api/runs/" + run_id)
+        return r.json["state"] if r.status == 200 else None
+
+    def wait_run_state(self, run_id, state, timeout=30):
+        """Waits until the run is in `state`; returns it."""
+        wait_until(lambda: self.run_state(run_id) == state, timeout,
+                   "run %s to become %s" % (run_id, state))
+        return self.run(run_id)
+
     def wait_run_finished(self, run_id, timeout=30):
         """Waits until the run exists and is succeeded, failed, dead, skipped or
         cancelled; returns it."""
@@ -376,6 +387,21 @@ class RouseServer:
                 return r.json
             return None
         return wait_until(done, timeout, "run %s to finish" % run_id)
+
+
+def log_rows(path, fields=None):
+    """The whitespace-split lines of a handler's log ([] while it does not
+    exist); with `fields`, checks that every line has that many fields."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    rows = [line.split() for line in lines if line.strip()]
+    for row in rows:
+        check(fields is None or len(row) == fields, "%s: bad line %r"
+              % (os.path.basename(path), " ".join(row)))
+    return rows
 
 
 def json_lines(path):

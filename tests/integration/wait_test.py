@@ -84,17 +84,6 @@ def log_lines(srv, run_id):
     return [x for x in lines if x["run"] == run_id]
 
 
-def state_of(srv, run_id):
-    r = srv.get("/api/runs/" + run_id)
-    return r.json["state"] if r.status == 200 else None
-
-
-def wait_state(srv, run_id, state, timeout=30):
-    wait_until(lambda: state_of(srv, run_id) == state, timeout,
-               "run %s to become %s" % (run_id, state))
-    return srv.get_json("/api/runs/" + run_id)
-
-
 def start_work(srv, id_, kind, key=""):
     r = srv.post_events(cloudevent("demo.work", "it", id_,
                                    data={"kind": kind, "key": key}))
@@ -143,14 +132,14 @@ def main():
 
     # --- sleep, SIGKILL during the sleep, restart ---
     sleeper = start_work(srv, "s-1", "sleep", "s1")
-    run = wait_state(srv, sleeper, "waiting")
+    run = srv.wait_run_state(sleeper, "waiting")
     check_eq(run["wait"]["kind"], "sleep", "wait kind of the sleeping run")
     check_eq(run["wait"]["state"], {"step": 1, "key": "s1"}, "stored state")
     check_gauges(srv, 0, 1, "while one run sleeps")
     slept_at = log_lines(srv, sleeper)[0]["at"]
     srv.kill9()
     srv.start()
-    run = wait_state(srv, sleeper, "succeeded", timeout=30)
+    run = srv.wait_run_state(sleeper, "succeeded", timeout=30)
     lines = check_resumed_once(srv, sleeper, "sleep")
     resumed = lines[1]
     check(resumed["at"] >= slept_at + 2.9,
@@ -164,14 +153,14 @@ def main():
 
     # --- wait_for, SIGKILL while waiting, restart, then the event ---
     waiter = start_work(srv, "w-1", "wait", "w1")
-    wait_state(srv, waiter, "waiting")
+    srv.wait_run_state(waiter, "waiting")
     send_done(srv, "other-1", "not-w1")  # matches no wait
     srv.kill9()
     srv.start()
-    check_eq(state_of(srv, waiter), "waiting", "waiter state after the restart")
+    check_eq(srv.run_state(waiter), "waiting", "waiter state after the restart")
     check_gauges(srv, 1, 1, "while one run waits for an event (1h timeout), after a restart")
     seq = send_done(srv, "done-w1", "w1")
-    run = wait_state(srv, waiter, "succeeded")
+    run = srv.wait_run_state(waiter, "succeeded")
     lines = check_resumed_once(srv, waiter, "event")
     wake = lines[1]["stdin"]["wake"]
     check_eq(wake["event"]["id"], "done-w1", "the matching event on stdin")
@@ -185,31 +174,31 @@ def main():
                "the lookback handler to start")
     send_done(srv, "done-l1", "l1")
     open(srv.path("go-l1"), "w").close()
-    wait_state(srv, early, "succeeded")
+    srv.wait_run_state(early, "succeeded")
     lines = check_resumed_once(srv, early, "event")
     check_eq(lines[1]["stdin"]["wake"]["event"]["id"], "done-l1",
              "event found by the lookback")
 
     # --- timeout ---
     timed = start_work(srv, "t-1", "timeout", "t1")
-    wait_state(srv, timed, "succeeded", timeout=30)
+    srv.wait_run_state(timed, "succeeded", timeout=30)
     lines = check_resumed_once(srv, timed, "timeout")
     check("event" not in lines[1]["stdin"]["wake"], "no event on a timeout")
 
     # --- early wake and cancel through the CLI ---
     woken = start_work(srv, "f-1", "forever", "f1")
-    wait_state(srv, woken, "waiting")
+    srv.wait_run_state(woken, "waiting")
     out = srv.cli("runs", "wake", woken)
     check("woke run " + woken in out, "rouse runs wake output: %r" % out)
-    wait_state(srv, woken, "succeeded")
+    srv.wait_run_state(woken, "succeeded")
     check_resumed_once(srv, woken, "wake")
     out = srv.cli("runs", "wake", woken, expect=1)
     check("not waiting" in out, "waking a finished run: %r" % out)
 
     doomed = start_work(srv, "f-2", "forever", "f2")
-    wait_state(srv, doomed, "waiting")
+    srv.wait_run_state(doomed, "waiting")
     srv.cli("runs", "cancel", doomed)
-    run = wait_state(srv, doomed, "cancelled")
+    run = srv.wait_run_state(doomed, "cancelled")
     send_done(srv, "done-f2", "f2")  # must not wake a cancelled run
     out = srv.cli("runs", "cancel", doomed, expect=1)
     check("cannot be cancelled" in out, "cancelling twice: %r" % out)
@@ -218,7 +207,7 @@ def main():
 
     # --- rouse wake-me from inside the run ---
     napper = start_work(srv, "n-1", "wakeme", "n1")
-    run = wait_state(srv, napper, "succeeded", timeout=30)
+    run = srv.wait_run_state(napper, "succeeded", timeout=30)
     lines = check_resumed_once(srv, napper, "sleep")
     check_eq(lines[1]["stdin"]["state"], {"w": 1}, "state given to wake-me")
     out = srv.cli("wake-me", "--in", "1s", expect=2)
@@ -226,12 +215,12 @@ def main():
 
     # --- a malformed control file fails the run ---
     bad = start_work(srv, "b-1", "bad")
-    run = wait_state(srv, bad, "failed")
+    run = srv.wait_run_state(bad, "failed")
     check("control file: sleep must be a duration" in run["error"],
           "error of the malformed control file: %r" % run["error"])
 
     time.sleep(0.5)
-    check_eq(state_of(srv, doomed), "cancelled", "the cancelled run stays cancelled")
+    check_eq(srv.run_state(doomed), "cancelled", "the cancelled run stays cancelled")
     check_eq(len(log_lines(srv, doomed)), 1, "the cancelled run never resumed")
     srv.stop()
     return "sleep/kill9, wait_for/kill9, lookback, timeout, wake, cancel all resumed once"
