@@ -1,24 +1,27 @@
 // Tests the LMDB store and the group-commit journal: appends, dedup window,
-// checkpoint atomicity, map full, recovery of the sequence after reopening,
-// budgets; and the codec's reading of run records stored by older versions.
-#include "runtime/store/codec.hpp"
+// runs, checkpoints, map full, recovery of the sequence after reopening,
+// released map pages and states. Budgets are tested in store_budget_test.cpp,
+// the codec in store_codec_test.cpp.
 #include "runtime/store/journal.hpp"
 #include "runtime/store/store.hpp"
 
+#include "tests/runtime/store_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
 
-#include <caf/binary_serializer.hpp>
 #include <catch2/catch.hpp>
 
-#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace rouse;
+using namespace rouse::store_test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -31,19 +34,6 @@ event make_event(std::string id, std::string source = "src",
   ev.type = std::move(type);
   ev.data = R"({"k":1})";
   return ev;
-}
-
-std::unique_ptr<store::store>
-open_store(const std::string& dir, uint64_t map = 64ull << 20,
-           std::chrono::nanoseconds window = 24h) {
-  store::store_options opts;
-  opts.dir = dir;
-  opts.map_size_bytes = map;
-  opts.sync = false; // tests need no power-loss durability
-  opts.dedup_window = window;
-  auto s = store::store::open(opts);
-  REQUIRE(s);
-  return std::move(*s);
 }
 
 // Appends `events` in one transaction; returns the results.
@@ -59,15 +49,6 @@ append_all(store::store& db, std::vector<event> events, int64_t now) {
   }
   REQUIRE_FALSE(txn->commit());
   return out;
-}
-
-run_record make_run(uint64_t seq, std::string trigger) {
-  run_record run;
-  run.id = make_run_id(seq, trigger);
-  run.trigger = std::move(trigger);
-  run.event_seq = seq;
-  run.transition(run_state::pending, 1);
-  return run;
 }
 
 } // namespace
@@ -199,32 +180,6 @@ TEST_CASE("store: a checkpoint never moves backwards", "[runtime][store]") {
   CHECK(*db->checkpoint("shard/0") == 10);
   CHECK(*db->checkpoint("shard/1") == 0);
 }
-
-namespace {
-
-// Collects journal callbacks for tests.
-struct journal_fixture {
-  test::temp_dir dir;
-  std::unique_ptr<store::store> db;
-  std::mutex mx;
-  std::condition_variable cv;
-  std::vector<event> committed;
-
-  explicit journal_fixture(uint64_t map = 64ull << 20) {
-    db = open_store(dir.path(), map);
-  }
-
-  store::committed_fn on_committed() {
-    return [this](std::vector<event>&& evs) {
-      std::lock_guard<std::mutex> guard{mx};
-      for (auto& ev : evs)
-        committed.push_back(std::move(ev));
-      cv.notify_all();
-    };
-  }
-};
-
-} // namespace
 
 TEST_CASE("journal: concurrent appends share commits and are all acked",
           "[runtime][store][journal]") {
@@ -374,453 +329,6 @@ TEST_CASE("journal: stop commits what is queued, later submits fail",
   j.submit(std::move(op));
   CHECK(is(late, errc::shutting_down));
 }
-
-namespace {
-
-budget_usage usage(std::string key, int64_t window, uint64_t runs,
-                   double cost) {
-  budget_usage u;
-  u.key = std::move(key);
-  u.window_ns = window;
-  u.runs = runs;
-  u.cost = cost;
-  return u;
-}
-
-// Runs `f(txn)` in one write transaction and commits it.
-template <class F>
-void in_write(store::store& db, F f) {
-  auto txn = db.begin_write();
-  REQUIRE(txn);
-  f(*txn);
-  REQUIRE_FALSE(txn->commit());
-}
-
-// Returns what budgets(trigger) lists, sorted by key.
-std::vector<budget_usage> budgets_of(store::store& db,
-                                     std::string_view trigger) {
-  auto r = db.budgets(trigger);
-  REQUIRE(r);
-  auto out = std::move(*r);
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.key < b.key; });
-  return out;
-}
-
-} // namespace
-
-TEST_CASE("store: budget charges in one transaction add up",
-          "[runtime][store][budget]") {
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  CHECK(budgets_of(*db, "t").empty());
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("", 100, 1, 0.5)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("", 100, 1, 0.25)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 100, 0, 2)));
-  });
-  auto b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 2);
-  CHECK(b[0] == usage("", 100, 2, 0.75));
-  CHECK(b[1] == usage("k", 100, 0, 2));
-  // And across transactions.
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("", 100, 3, 1)));
-  });
-  b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 2);
-  CHECK(b[0] == usage("", 100, 5, 1.75));
-  SECTION("an aborted charge leaves nothing") {
-    {
-      auto txn = db->begin_write();
-      REQUIRE(txn);
-      REQUIRE_FALSE(db->charge_budget(*txn, "t", usage("", 100, 9, 9)));
-    }
-    CHECK(budgets_of(*db, "t")[0] == usage("", 100, 5, 1.75));
-  }
-}
-
-TEST_CASE("store: a budget charge for a later window replaces the earlier one",
-          "[runtime][store][budget]") {
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 100, 7, 3.5)));
-  });
-  SECTION("a later window starts from zero") {
-    in_write(*db, [&](store::write_txn& txn) {
-      REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 200, 1, 0.5)));
-    });
-    auto b = budgets_of(*db, "t");
-    REQUIRE(b.size() == 1);
-    CHECK(b[0] == usage("k", 200, 1, 0.5));
-  }
-  SECTION("a charge for an older window is ignored") {
-    in_write(*db, [&](store::write_txn& txn) {
-      REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 0, 4, 4)));
-      REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", -100, 4, 4)));
-    });
-    auto b = budgets_of(*db, "t");
-    REQUIRE(b.size() == 1);
-    CHECK(b[0] == usage("k", 100, 7, 3.5));
-  }
-  SECTION("windows before 1970 are kept apart from later ones") {
-    in_write(*db, [&](store::write_txn& txn) {
-      REQUIRE_FALSE(db->put_budget(txn, "t", usage("old", -200, 1, 1)));
-      REQUIRE_FALSE(db->charge_budget(txn, "t", usage("old", -100, 1, 1)));
-      REQUIRE_FALSE(db->charge_budget(txn, "t", usage("old", -300, 5, 5)));
-    });
-    auto b = budgets_of(*db, "t");
-    REQUIRE(b.size() == 2);
-    CHECK(b[1] == usage("old", -100, 1, 1));
-  }
-}
-
-TEST_CASE("store: put_budget sets what a budget key spent",
-          "[runtime][store][budget]") {
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 100, 7, 3.5)));
-    // A resume stores zero for the current window.
-    REQUIRE_FALSE(db->put_budget(txn, "t", usage("k", 100, 0, 0)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("k", 100, 1, 0.5)));
-  });
-  auto b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 1);
-  CHECK(b[0] == usage("k", 100, 1, 0.5));
-  // put_budget also replaces a later window with an earlier one.
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->put_budget(txn, "t", usage("k", 50, 2, 2)));
-  });
-  b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 1);
-  CHECK(b[0] == usage("k", 50, 2, 2));
-}
-
-TEST_CASE("store: budgets lists only the trigger's own keys",
-          "[runtime][store][budget]") {
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  in_write(*db, [&](store::write_txn& txn) {
-    for (std::string trigger : {"t", "t2", "t.x", "s", "u", "t-"}) {
-      REQUIRE_FALSE(
-          db->charge_budget(txn, trigger, usage(trigger + "/a", 1, 1, 0)));
-      REQUIRE_FALSE(
-          db->charge_budget(txn, trigger, usage(trigger + "/b", 1, 2, 0)));
-    }
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("", 1, 3, 0)));
-    // State in the same database does not show up as a budget.
-    REQUIRE_FALSE(
-        db->put_state(txn, "cron/t", std::string(40, 'x') + "state value"));
-  });
-  auto t = budgets_of(*db, "t");
-  REQUIRE(t.size() == 3);
-  CHECK(t[0].key.empty());
-  CHECK(t[1].key == "t/a");
-  CHECK(t[2].key == "t/b");
-  auto t2 = budgets_of(*db, "t2");
-  REQUIRE(t2.size() == 2);
-  CHECK(t2[0].key == "t2/a");
-  CHECK(t2[1].key == "t2/b");
-  CHECK(budgets_of(*db, "t.x").size() == 2);
-  CHECK(budgets_of(*db, "t-").size() == 2);
-  CHECK(budgets_of(*db, "u").size() == 2);
-  CHECK(budgets_of(*db, "v").empty());
-  CHECK(budgets_of(*db, "").empty());
-  CHECK(*db->get_state("cron/t") == std::string(40, 'x') + "state value");
-}
-
-TEST_CASE("store: a long budget key round-trips", "[runtime][store][budget]") {
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  std::string long_key(1000, 'k');
-  std::string other_long = long_key;
-  other_long.back() = 'z';
-  std::string binary_key{"a\0\x1f\xff", 4};
-  binary_key += 'b';
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage(long_key, 10, 1, 1)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage(long_key, 10, 1, 1.5)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage(other_long, 10, 4, 0)));
-    REQUIRE_FALSE(db->put_budget(txn, "t", usage(binary_key, 10, 6, 0)));
-    REQUIRE_FALSE(
-        db->put_budget(txn, "t", usage(std::string(300, 'e'), 10, 7, 0)));
-    REQUIRE_FALSE(
-        db->put_budget(txn, "t", usage(std::string(301, 'e'), 10, 8, 0)));
-  });
-  {
-    auto b = budgets_of(*db, "t");
-    REQUIRE(b.size() == 5);
-    auto find = [&](const std::string& key) -> const budget_usage* {
-      for (const auto& u : b)
-        if (u.key == key)
-          return &u;
-      return nullptr;
-    };
-    REQUIRE(find(long_key));
-    CHECK(*find(long_key) == usage(long_key, 10, 2, 2.5));
-    REQUIRE(find(other_long));
-    CHECK(*find(other_long) == usage(other_long, 10, 4, 0));
-    REQUIRE(find(binary_key));
-    CHECK(find(binary_key)->runs == 6);
-    REQUIRE(find(std::string(300, 'e')));
-    CHECK(find(std::string(300, 'e'))->runs == 7);
-    REQUIRE(find(std::string(301, 'e')));
-    CHECK(find(std::string(301, 'e'))->runs == 8);
-  }
-  // And after reopening the store.
-  db.reset();
-  db = open_store(dir.path());
-  auto b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 5);
-  auto same = [&](const budget_usage& u) {
-    return u == usage(long_key, 10, 2, 2.5);
-  };
-  CHECK(std::count_if(b.begin(), b.end(), same) == 1);
-}
-
-TEST_CASE("store: a short budget key never shares a long key's slot",
-          "[runtime][store][budget]") {
-  // A key over 300 bytes is stored under "#" and its 64-bit FNV-1a hash; a
-  // short key spelled like that hash (budget keys are rendered from event
-  // data) must still count apart from it.
-  std::string long_key(1000, 'k');
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : long_key)
-    h = (h ^ c) * 1099511628211ull;
-  char hex[17];
-  for (int i = 15; i >= 0; --i, h >>= 4)
-    hex[i] = "0123456789abcdef"[h & 15];
-  std::string lookalike = "#" + std::string{hex, 16};
-  test::temp_dir dir;
-  auto db = open_store(dir.path());
-  in_write(*db, [&](store::write_txn& txn) {
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage(long_key, 10, 1, 1)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage(lookalike, 10, 5, 5)));
-    REQUIRE_FALSE(db->charge_budget(txn, "t", usage("#", 10, 2, 0)));
-  });
-  auto b = budgets_of(*db, "t");
-  REQUIRE(b.size() == 3);
-  CHECK(b[0] == usage("#", 10, 2, 0));
-  CHECK(b[1] == usage(lookalike, 10, 5, 5));
-  CHECK(b[2] == usage(long_key, 10, 1, 1));
-}
-
-TEST_CASE("journal: budget ops and run charges are stored",
-          "[runtime][store][journal][budget]") {
-  journal_fixture fx;
-  store::journal j{*fx.db, {}, {}};
-  auto wait = [](std::promise<caf::error>& p) {
-    auto f = p.get_future();
-    REQUIRE(f.wait_for(10s) == std::future_status::ready);
-    return f.get();
-  };
-  {
-    std::promise<caf::error> p;
-    store::run_op op;
-    op.run = make_run(1, "t");
-    op.charge = {usage("", 100, 1, 0), usage("", 100, 0, 1.5)};
-    op.done = [&](caf::error err) { p.set_value(std::move(err)); };
-    j.submit(std::move(op));
-    CHECK_FALSE(wait(p));
-  }
-  auto b = budgets_of(*fx.db, "t");
-  REQUIRE(b.size() == 1);
-  CHECK(b[0] == usage("", 100, 1, 1.5));
-  {
-    std::promise<caf::error> p;
-    store::budget_op op;
-    op.trigger = "t";
-    op.usage = {usage("", 100, 0, 0), usage("k", 100, 2, 0)};
-    op.done = [&](caf::error err) { p.set_value(std::move(err)); };
-    j.submit(std::move(op));
-    CHECK_FALSE(wait(p));
-  }
-  b = budgets_of(*fx.db, "t");
-  REQUIRE(b.size() == 2);
-  CHECK(b[0] == usage("", 100, 0, 0));
-  CHECK(b[1] == usage("k", 100, 2, 0));
-}
-
-// --- codec: records written by older versions -------------------------------
-
-namespace {
-
-run_record full_record() {
-  run_record x;
-  x.id = "0000000000000007-t";
-  x.trigger = "t";
-  x.event_seq = 7;
-  x.event_id = "ev-7";
-  x.event_type = "demo.hello";
-  x.state = static_cast<uint8_t>(run_state::succeeded);
-  x.attempt = 2;
-  x.exit_code = 0;
-  x.term_signal = 0;
-  x.stdout_text = "out";
-  x.stderr_text = "err";
-  x.output_truncated = true;
-  x.error = "none";
-  x.created_ns = 11;
-  x.started_ns = 12;
-  x.finished_ns = 13;
-  x.history = {{0, 11, "created"}, {1, 12, "attempt 1"}, {2, 13, "exit 0"}};
-  x.wait.kind = run_wait::sleep;
-  x.wait.due_ns = 99;
-  x.wait.pattern = R"({"type":["x"]})";
-  x.wait.since_seq = 3;
-  x.wait.start_seq = 4;
-  x.wait.state = R"({"n":1})";
-  x.wait.reason = "sleep";
-  x.wait.event_seq = 5;
-  x.wait.resumes = 1;
-  x.flow.concurrency_key = "ck";
-  x.flow.rate_key = "rk";
-  x.flow.debounce_key = "dk";
-  x.flow.batch_key = "bk";
-  x.flow.singleton_key = "sk";
-  x.flow.priority = -4;
-  x.flow.batch = {7, 8, 9};
-  x.flow.budget_key = "budget-key";
-  x.cost = 1.25;
-  return x;
-}
-
-// How the versions before wait, before flow control and before budgets
-// stored a run: the fields of their run_record, in order.
-enum class layout { through_history, through_wait, through_old_flow, current };
-
-std::string encode_as(layout l, run_record x) {
-  std::vector<char> buf;
-  caf::binary_serializer sink{nullptr, buf};
-  auto err = sink(x.id, x.trigger, x.event_seq, x.event_id, x.event_type,
-                  x.state, x.attempt, x.exit_code, x.term_signal, x.stdout_text,
-                  x.stderr_text, x.output_truncated, x.error, x.created_ns,
-                  x.started_ns, x.finished_ns, x.history);
-  if (!err && l >= layout::through_wait)
-    err = sink(x.wait);
-  if (!err && l >= layout::through_old_flow)
-    err = sink(x.flow.concurrency_key, x.flow.rate_key, x.flow.debounce_key,
-               x.flow.batch_key, x.flow.singleton_key, x.flow.priority,
-               x.flow.batch);
-  if (!err && l >= layout::current)
-    err = sink(x.flow.budget_key, x.cost);
-  REQUIRE_FALSE(err);
-  return {buf.begin(), buf.end()};
-}
-
-std::string_view view(const std::vector<char>& buf) {
-  return {buf.data(), buf.size()};
-}
-
-} // namespace
-
-TEST_CASE("codec: a run record round-trips", "[runtime][store][codec]") {
-  auto x = full_record();
-  auto bytes = store::encode(x);
-  // The hand-written layout is what encode writes.
-  CHECK(view(bytes) == encode_as(layout::current, x));
-  run_record y;
-  REQUIRE_FALSE(store::decode(view(bytes), y));
-  CHECK(y == x);
-  // decode resets what a previous record left in the target.
-  run_record z = full_record();
-  REQUIRE_FALSE(store::decode(view(store::encode(run_record{})), z));
-  CHECK(z == run_record{});
-}
-
-TEST_CASE("codec: decodes run records written by older versions",
-          "[runtime][store][codec]") {
-  auto x = full_record();
-  SECTION("before waits: the record ends after history") {
-    run_record y = full_record(); // decode must not keep stale fields
-    REQUIRE_FALSE(store::decode(encode_as(layout::through_history, x), y));
-    run_record expected = x;
-    expected.wait = {};
-    expected.flow = {};
-    expected.cost = 0;
-    CHECK(y == expected);
-    CHECK(y.history.size() == 3);
-    CHECK(y.wait == run_wait{});
-    CHECK(y.flow == run_flow{});
-    CHECK(y.cost == 0);
-  }
-  SECTION("before flow control: the record ends after wait") {
-    run_record y;
-    REQUIRE_FALSE(store::decode(encode_as(layout::through_wait, x), y));
-    run_record expected = x;
-    expected.flow = {};
-    expected.cost = 0;
-    CHECK(y == expected);
-    CHECK(y.wait == x.wait);
-    CHECK(y.flow == run_flow{});
-  }
-  SECTION("before budgets: the record ends after the 7 flow fields") {
-    run_record y;
-    REQUIRE_FALSE(store::decode(encode_as(layout::through_old_flow, x), y));
-    run_record expected = x;
-    expected.flow.budget_key.clear();
-    expected.cost = 0;
-    CHECK(y == expected);
-    CHECK(y.flow.batch == std::vector<uint64_t>{7, 8, 9});
-    CHECK(y.flow.priority == -4);
-    CHECK(y.flow.budget_key.empty());
-    CHECK(y.cost == 0);
-  }
-  SECTION("an old record with an empty history and defaults") {
-    run_record old;
-    old.id = "x";
-    for (auto l : {layout::through_history, layout::through_wait,
-                   layout::through_old_flow}) {
-      run_record y = full_record();
-      REQUIRE_FALSE(store::decode(encode_as(l, old), y));
-      CHECK(y == old);
-    }
-  }
-}
-
-TEST_CASE("codec: malformed run records are errors",
-          "[runtime][store][codec]") {
-  auto x = full_record();
-  auto check_malformed = [](const std::string& bytes) {
-    run_record y;
-    auto err = store::decode(bytes, y);
-    INFO(bytes.size() << " bytes");
-    REQUIRE(err);
-    CHECK(is(err, errc::storage_failure));
-    CHECK(describe(err).find("malformed") != std::string::npos);
-  };
-  auto current = encode_as(layout::current, x);
-  SECTION("trailing garbage after a current record") {
-    check_malformed(current + "xyz");
-    check_malformed(current + std::string(1, '\0'));
-    check_malformed(current + std::string(100, '\0'));
-  }
-  SECTION("trailing garbage after an old record") {
-    check_malformed(encode_as(layout::through_history, x) + "\x01");
-    check_malformed(encode_as(layout::through_wait, x) + "\x01");
-    check_malformed(encode_as(layout::through_old_flow, x) + "\x01");
-  }
-  SECTION("a record cut short inside a field") {
-    check_malformed("");
-    check_malformed(current.substr(0, 3));
-    // Cut anywhere, a record is an error, except exactly at the end of a
-    // group of fields: that is how an older version stored it.
-    std::set<size_t> group_ends{encode_as(layout::through_history, x).size(),
-                                encode_as(layout::through_wait, x).size(),
-                                encode_as(layout::through_old_flow, x).size()};
-    for (size_t n = 0; n < current.size(); ++n) {
-      if (group_ends.count(n) != 0) {
-        run_record y;
-        CHECK_FALSE(store::decode(current.substr(0, n), y));
-        continue;
-      }
-      check_malformed(current.substr(0, n));
-    }
-  }
-}
-
 namespace {
 
 // Writes `commits` transactions of 64 events with ~4 KiB of data each, pausing
