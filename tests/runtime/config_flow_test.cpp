@@ -374,14 +374,7 @@ TEST_CASE("config: flow policies in JSON round-trip through to_json",
 
 TEST_CASE("config: an invalid flow policy in JSON names its path",
           "[runtime][config][trigger_json][flow]") {
-  auto error_of = [](const std::string& members) {
-    auto t = parse_trigger_json(
-        R"({"name": "t", "on": {}, "run": {"exec": ["a"]}, )" + members + "}",
-        "/base");
-    REQUIRE_FALSE(t);
-    CHECK(rouse::is(t.error(), rouse::errc::invalid_input));
-    return rouse::describe(t.error());
-  };
+  auto error_of = json_trigger_error;
   CHECK_THAT(error_of(R"("concurrency": {"key": "x"})"),
              StartsWith("concurrency.limit: missing"));
   CHECK_THAT(error_of(R"("concurrency": {"limit": 0, "key": "x"})"),

@@ -3,6 +3,7 @@
 // file writer, and a scoped environment variable.
 #pragma once
 
+#include "messages/errc.hpp"
 #include "runtime/config/config.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -28,6 +29,17 @@ inline std::string dump(const rouse::config::load_result& r) {
   for (const auto& d : r.errors)
     out += d.to_string() + "\n";
   return out;
+}
+
+/// Checks that a JSON trigger with the extra `members` (e.g. `"rate": {}`) is
+/// rejected as invalid input and returns the error's message.
+inline std::string json_trigger_error(const std::string& members) {
+  auto t = rouse::config::parse_trigger_json(
+      R"({"name": "t", "on": {}, "run": {"exec": ["a"]}, )" + members + "}",
+      "/base");
+  REQUIRE_FALSE(t);
+  CHECK(rouse::is(t.error(), rouse::errc::invalid_input));
+  return rouse::describe(t.error());
 }
 
 /// A trigger that is valid on its own, for embedding in error cases.
