@@ -1,6 +1,13 @@
 // The group-commit loop: drain the queue, apply each operation in a nested
 // transaction (so one failing operation, e.g. on a full map, is rolled back
 // alone), commit once, then answer every operation and publish the new events.
+//
+// Operations are applied in the order they were submitted, across threads:
+// the moodycamel queue keeps order only per producer thread (its consumer
+// drains the newest producer first), so each op takes a ticket from one
+// counter before it is queued, and the writer applies tickets in sequence,
+// holding back any that arrive ahead of a gap until the missing one is
+// queued (it is, within the submitting thread's next few instructions).
 #include "runtime/store/journal.hpp"
 
 #include "messages/clock.hpp"
@@ -8,6 +15,7 @@
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -35,6 +43,12 @@ caf::error apply_wakeups(store& db, write_txn& txn,
   return {};
 }
 
+/// An operation with its place in the submission order.
+struct ticketed {
+  uint64_t ticket = 0;
+  write_op op;
+};
+
 /// The result of applying one operation inside the batch transaction.
 struct applied {
   caf::error err;
@@ -49,7 +63,10 @@ struct journal::impl {
   journal_options opts;
   committed_fn on_committed;
   commit_observer observer;
-  moodycamel::BlockingConcurrentQueue<write_op> queue;
+  moodycamel::BlockingConcurrentQueue<ticketed> queue;
+  /// The next ticket to hand out (submit) and to apply (writer thread).
+  std::atomic<uint64_t> next_ticket{0};
+  uint64_t next_to_apply = 0;
   std::atomic<std::size_t> backlog{0};
   /// Latched when queued runs pass their high-water mark, cleared below 3/4.
   mutable std::atomic<bool> runs_high{false};
@@ -61,18 +78,51 @@ struct journal::impl {
       : db(s), opts(o), on_committed(std::move(c)), observer(std::move(obs)) {}
 
   void run() {
-    std::vector<write_op> batch(opts.max_batch_ops);
+    const auto max_ops = std::max<std::size_t>(opts.max_batch_ops, 1);
+    std::vector<ticketed> inbox(max_ops);
+    // Dequeued ops, in ticket order; the ones from next_to_apply on without a
+    // gap form the next batch.
+    std::vector<ticketed> pending;
     for (;;) {
-      auto n = queue.wait_dequeue_bulk_timed(batch.begin(), batch.size(),
-                                             std::chrono::milliseconds{50});
-      if (n == 0) {
-        if (stopping.load() && backlog.load() == 0)
+      // Block only when nothing is ready to apply.
+      auto wait = ready(pending) > 0 ? std::chrono::milliseconds{0}
+                                     : std::chrono::milliseconds{50};
+      auto n = queue.wait_dequeue_bulk_timed(inbox.begin(), inbox.size(), wait);
+      if (n > 0) {
+        bool sorted = true;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!pending.empty() && pending.back().ticket > inbox[i].ticket)
+            sorted = false;
+          pending.push_back(std::move(inbox[i]));
+          inbox[i] = ticketed{};
+        }
+        if (!sorted)
+          std::sort(pending.begin(), pending.end(),
+                    [](const ticketed& x, const ticketed& y) {
+                      return x.ticket < y.ticket;
+                    });
+      }
+      auto k = std::min(ready(pending), max_ops);
+      if (k == 0) {
+        if (n == 0 && pending.empty() && stopping.load() && backlog.load() == 0)
           return;
         continue;
       }
-      process(batch, n);
-      backlog.fetch_sub(n);
+      process(pending, k);
+      pending.erase(pending.begin(),
+                    pending.begin() + static_cast<std::ptrdiff_t>(k));
+      next_to_apply += k;
+      backlog.fetch_sub(k);
     }
+  }
+
+  /// Returns how many ops at the front of `pending` follow on the last one
+  /// applied without a gap.
+  std::size_t ready(const std::vector<ticketed>& pending) const {
+    std::size_t k = 0;
+    while (k < pending.size() && pending[k].ticket == next_to_apply + k)
+      ++k;
+    return k;
   }
 
   applied apply(write_txn& parent, write_op& op, int64_t now,
@@ -155,7 +205,7 @@ struct journal::impl {
     return result;
   }
 
-  void process(std::vector<write_op>& batch, std::size_t n) {
+  void process(std::vector<ticketed>& batch, std::size_t n) {
     auto started = std::chrono::steady_clock::now();
     auto now = wall_clock_ns();
     std::vector<applied> results;
@@ -167,7 +217,7 @@ struct journal::impl {
       batch_err = std::move(txn.error());
     } else {
       for (std::size_t i = 0; i < n; ++i)
-        results.push_back(apply(*txn, batch[i], now, fresh));
+        results.push_back(apply(*txn, batch[i].op, now, fresh));
       batch_err = txn->commit();
     }
     if (batch_err)
@@ -199,8 +249,7 @@ struct journal::impl {
                          x.done(std::move(err));
                      },
                  },
-                 batch[i]);
-      batch[i] = write_op{};
+                 batch[i].op);
     }
     if (!fresh.empty() && on_committed)
       on_committed(std::move(fresh));
@@ -236,7 +285,10 @@ void journal::submit(write_op op) {
                op);
     return;
   }
-  impl_->queue.enqueue(std::move(op));
+  // The ticket is taken right before the op is queued: the writer waits for
+  // every ticket it has not seen yet.
+  auto ticket = impl_->next_ticket.fetch_add(1);
+  impl_->queue.enqueue(ticketed{ticket, std::move(op)});
 }
 
 std::size_t journal::backlog() const noexcept {

@@ -138,8 +138,10 @@ public:
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
-  /// Queues `op`. After stop(), the op's callback gets errc::shutting_down at
-  /// once.
+  /// Queues `op`. Ops are applied in submission order across threads: an op
+  /// submitted after another's submit() returned (on any thread) is applied
+  /// after it, in the same commit or a later one. After stop(), the op's
+  /// callback gets errc::shutting_down at once.
   void submit(write_op op);
 
   /// Returns the number of queued and in-flight operations (approximate).

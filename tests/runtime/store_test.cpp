@@ -329,6 +329,47 @@ TEST_CASE("journal: stop commits what is queued, later submits fail",
   j.submit(std::move(op));
   CHECK(is(late, errc::shutting_down));
 }
+// Two producers hand the turn to each other: B submits its write of a key
+// only after A's write of that key was submitted, so B's must be the one that
+// stays. The moodycamel queue alone keeps order per producer thread only (its
+// consumer drains the newest producer first), which let a governor's older
+// rate memo overwrite a newer one when the actor moved between threads.
+TEST_CASE("journal: writes submitted one after the other commit in that order",
+          "[runtime][store][journal]") {
+  journal_fixture fx;
+  store::journal j{*fx.db, {}, {}};
+  constexpr int rounds = 2000;
+  std::mutex mx;
+  std::condition_variable cv;
+  int turn = 0; // even: A's turn for key turn/2; odd: B's
+  auto producer = [&](int parity, const char* value) {
+    for (int i = 0; i < rounds; ++i) {
+      std::unique_lock<std::mutex> lock{mx};
+      cv.wait(lock, [&] { return turn == 2 * i + parity; });
+      store::state_op op;
+      op.key = "k" + std::to_string(i);
+      op.value = value;
+      j.submit(std::move(op));
+      ++turn;
+      cv.notify_all();
+    }
+  };
+  std::thread a{producer, 0, "first"};
+  std::thread b{producer, 1, "second"};
+  a.join();
+  b.join();
+  j.stop();
+  int reordered = 0;
+  for (int i = 0; i < rounds; ++i) {
+    auto v = fx.db->get_state("k" + std::to_string(i));
+    REQUIRE(v);
+    REQUIRE(*v);
+    if (**v != "second")
+      ++reordered;
+  }
+  CHECK(reordered == 0);
+}
+
 namespace {
 
 // Writes `commits` transactions of 64 events with ~4 KiB of data each, pausing
